@@ -1,0 +1,377 @@
+"""Configuration: one schema, YAML files, dotted overrides and one-line errors.
+
+Every setting gridppo knows is declared once, in :data:`SCHEMA`, with its default, its
+type, its valid range and a one-line help text. ``configs/default.yaml`` mirrors the
+schema with a comment above every key; a test keeps the two in step.
+
+Node parameters are declared by each node type (see :mod:`gridppo.nodes`), so a new
+type brings its own validation with it.
+
+Every problem raises :class:`ConfigError` with a message that names the key and the
+problem on one line, e.g. ``ppo.lr: unknown key 'ppo.lrr' (did you mean 'ppo.lr'?)``.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+__all__ = [
+    "ConfigError",
+    "Field",
+    "SCHEMA",
+    "DEFAULT_CONFIG_PATH",
+    "load_config",
+    "apply_overrides",
+    "default_config",
+    "validate_config",
+]
+
+DEFAULT_CONFIG_PATH = Path(__file__).resolve().parent / "data" / "default.yaml"
+
+
+class ConfigError(ValueError):
+    """A configuration value is missing, unknown, of the wrong type or out of range.
+
+    The message is one line and starts with the dotted key, so a command-line tool can
+    print it as it is.
+    """
+
+
+@dataclass(frozen=True)
+class Field:
+    """One setting: its default, type, valid range and help text.
+
+    ``kind`` is one of ``"int"``, ``"float"``, ``"bool"``, ``"str"``, ``"choice"``,
+    ``"int_list"``, ``"path"`` (a string or null), ``"float_or_none"``. ``low`` and
+    ``high`` bound numbers (inclusive); ``choices`` lists the allowed strings of a ``"choice"``.
+    """
+
+    default: Any
+    kind: str
+    help: str
+    low: float | None = None
+    high: float | None = None
+    choices: tuple[str, ...] = ()
+    low_exclusive: bool = False
+
+    def check(self, key: str, value: Any) -> Any:
+        """Return ``value`` converted to this field's type, or raise ConfigError."""
+        kind = self.kind
+        if kind == "path":
+            if value is None:
+                return None
+            if not isinstance(value, str):
+                raise ConfigError(f"{key}: expected a file path or null, got {value!r}")
+            return value
+        if kind == "bool":
+            if not isinstance(value, bool):
+                raise ConfigError(f"{key}: expected true or false, got {value!r}")
+            return value
+        if kind == "str":
+            if not isinstance(value, str):
+                raise ConfigError(f"{key}: expected a string, got {value!r}")
+            return value
+        if kind == "choice":
+            if value not in self.choices:
+                raise ConfigError(
+                    f"{key}: {value!r} is not one of {', '.join(map(repr, self.choices))}"
+                )
+            return value
+        if kind == "int_list":
+            if not isinstance(value, list | tuple) or not value:
+                raise ConfigError(f"{key}: expected a non-empty list of integers, got {value!r}")
+            return [self._number(key, v, integer=True) for v in value]
+        if kind == "float_or_none":
+            return None if value is None else self._number(key, value, integer=False)
+        if kind in ("int", "float"):
+            return self._number(key, value, integer=(kind == "int"))
+        raise AssertionError(f"unknown field kind {kind!r}")  # a bug in SCHEMA, not in a config
+
+    def _number(self, key: str, value: Any, integer: bool) -> int | float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            wanted = "an integer" if integer else "a number"
+            raise ConfigError(f"{key}: expected {wanted}, got {value!r}")
+        if integer and not float(value).is_integer():
+            raise ConfigError(f"{key}: expected an integer, got {value!r}")
+        if not math.isfinite(value):
+            raise ConfigError(f"{key}: must be finite, got {value!r}")
+        value = int(value) if integer else float(value)
+        if self.low is not None:
+            if self.low_exclusive and value <= self.low:
+                raise ConfigError(f"{key}: must be greater than {self.low:g}, got {value!r}")
+            if not self.low_exclusive and value < self.low:
+                raise ConfigError(f"{key}: must be at least {self.low:g}, got {value!r}")
+        if self.high is not None and value > self.high:
+            raise ConfigError(f"{key}: must be at most {self.high:g}, got {value!r}")
+        return value
+
+
+# The whole schema, section by section. `nodes` is validated by the node types.
+SCHEMA: dict[str, dict[str, Field]] = {
+    "": {
+        "seed": Field(0, "int", "Seed for profiles, initial states, networks and sampling.", 0),
+    },
+    "grid": {
+        "min_vm_pu": Field(0.95, "float", "Lower bus voltage limit (p.u.).", 0.8, 1.0),
+        "max_vm_pu": Field(1.05, "float", "Upper bus voltage limit (p.u.).", 1.0, 1.2),
+        "max_loading_percent": Field(
+            100.0, "float", "Branch loading limit, lines and transformers (%).", 10.0, 200.0
+        ),
+        "ext_grid_vm_pu": Field(
+            1.03, "float", "Voltage setpoint of the slack (upstream grid) bus (p.u.).", 0.9, 1.1
+        ),
+        "branch_rating_margin": Field(
+            1.5,
+            "float",
+            "Branch rating = margin x base-case apparent flow (case14 ships no ratings).",
+            1.0,
+            10.0,
+        ),
+        "min_branch_rating_mva": Field(
+            15.0,
+            "float",
+            "Smallest branch rating, for lightly used branches (MVA).",
+            1.0,
+            1000.0,
+            low_exclusive=True,
+        ),
+        "power_flow_backend": Field(
+            "fast", "choice", "Power-flow solver.", choices=("fast", "pandapower")
+        ),
+        "max_iterations": Field(30, "int", "Newton-Raphson iteration limit.", 1, 1000),
+        "tolerance_pu": Field(
+            1e-10,
+            "float",
+            "Newton-Raphson mismatch tolerance (p.u. of 1 MVA base).",
+            0.0,
+            1e-3,
+            low_exclusive=True,
+        ),
+    },
+    "time": {
+        "steps_per_day": Field(
+            24, "int", "Steps per day (24 = hourly, 96 = 15 minutes); must divide 1440.", 1, 1440
+        ),
+        "train_days": Field(200, "int", "Number of distinct training days.", 1, 100000),
+        "eval_days": Field(10, "int", "Number of held-out evaluation days.", 1, 10000),
+        "forecast_steps": Field(3, "int", "Steps of price forecast in each observation.", 0, 24),
+        "profiles_csv": Field(
+            None, "path", "CSV of load/pv/price profiles to use instead of the generator."
+        ),
+    },
+    "profiles": {
+        "load_day_sigma": Field(0.05, "float", "Day-to-day spread of the load level.", 0.0, 0.5),
+        "load_noise_sigma": Field(0.02, "float", "Step-to-step load noise.", 0.0, 0.5),
+        "price_base_eur_per_mwh": Field(
+            20.0, "float", "Night-time energy price (EUR/MWh).", 0.0, 1000.0
+        ),
+        "price_peak_eur_per_mwh": Field(
+            75.0, "float", "Evening-peak energy price (EUR/MWh).", 0.0, 5000.0
+        ),
+        "price_pv_discount_eur_per_mwh": Field(
+            15.0, "float", "Price drop at full midday sun (EUR/MWh).", 0.0, 1000.0
+        ),
+        "price_noise_sigma": Field(3.0, "float", "Price noise (EUR/MWh).", 0.0, 100.0),
+    },
+    "reward": {
+        "grid_penalty_weight": Field(
+            1.0, "float", "Weight of the shared grid penalty in every agent's reward.", 0.0, 1e4
+        ),
+        "voltage_penalty_eur_per_pu": Field(
+            5000.0,
+            "float",
+            "Penalty per p.u. of voltage outside the limits, summed over buses.",
+            0.0,
+            1e7,
+        ),
+        "overload_penalty_eur_per_percent": Field(
+            50.0,
+            "float",
+            "Penalty per % of loading above the limit, summed over branches.",
+            0.0,
+            1e6,
+        ),
+        "nonconvergence_penalty_eur": Field(
+            5000.0, "float", "Penalty when the power flow does not converge.", 0.0, 1e8
+        ),
+    },
+}
+
+
+def all_sections() -> dict[str, dict[str, Field]]:
+    """The full schema, every section."""
+    return SCHEMA
+
+
+def _known_keys(sections: Mapping[str, Mapping[str, Field]]) -> list[str]:
+    keys = ["nodes"]
+    for section, fields in sections.items():
+        keys += [f"{section}.{k}" if section else k for k in fields]
+    return keys
+
+
+def _unknown_key_error(key: str, valid: list[str]) -> ConfigError:
+    close = difflib.get_close_matches(key, valid, n=1, cutoff=0.5)
+    if not close:
+        # Compare the last part alone too: 'ppo.learning_rat' -> 'ppo.learning_rate'.
+        tails = {v.split(".")[-1]: v for v in valid}
+        hit = difflib.get_close_matches(key.split(".")[-1], list(tails), n=1, cutoff=0.5)
+        close = [tails[hit[0]]] if hit else []
+    hint = f" (did you mean '{close[0]}'?)" if close else ""
+    return ConfigError(f"{key}: unknown key{hint}")
+
+
+def default_config() -> dict[str, Any]:
+    """The shipped default configuration (``configs/default.yaml``), validated."""
+    return load_config(DEFAULT_CONFIG_PATH)
+
+
+def validate_config(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """Check a nested config dict against the schema and fill in defaults.
+
+    Returns a new dict with every section present and every value converted to its
+    declared type. Nodes are checked by :func:`gridppo.nodes.validate_nodes`.
+    """
+    from gridppo.nodes import validate_nodes  # the node types own their parameters
+
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"config: expected a mapping of sections, got {type(raw).__name__}")
+    sections = all_sections()
+    valid = _known_keys(sections)
+    out: dict[str, Any] = {}
+    for key in raw:
+        if key != "nodes" and key not in sections and key not in sections[""]:
+            raise _unknown_key_error(str(key), valid)
+    for section, fields in sections.items():
+        given = raw if section == "" else raw.get(section, {})
+        if given is None:
+            given = {}
+        if not isinstance(given, Mapping):
+            raise ConfigError(f"{section}: expected a mapping, got {given!r}")
+        target = out if section == "" else out.setdefault(section, {})
+        for key in given:
+            if section == "" and (key in sections or key == "nodes"):
+                continue
+            if key not in fields:
+                raise _unknown_key_error(f"{section}.{key}" if section else str(key), valid)
+        for key, field in fields.items():
+            dotted = f"{section}.{key}" if section else key
+            value = given.get(key, copy.deepcopy(field.default))
+            target[key] = field.check(dotted, value)
+    _check_cross_field(out)
+    if "nodes" not in raw:
+        raise ConfigError("nodes: missing; the config must list the grid's nodes")
+    out["nodes"] = validate_nodes(raw["nodes"])
+    return out
+
+
+def _check_cross_field(cfg: dict[str, Any]) -> None:
+    """Checks that involve more than one key."""
+    grid = cfg["grid"]
+    if grid["min_vm_pu"] >= grid["max_vm_pu"]:
+        raise ConfigError(
+            f"grid.min_vm_pu: must be below grid.max_vm_pu ({grid['max_vm_pu']}), "
+            f"got {grid['min_vm_pu']}"
+        )
+    steps = cfg["time"]["steps_per_day"]
+    if 1440 % steps:
+        raise ConfigError(f"time.steps_per_day: must divide 1440 minutes evenly, got {steps}")
+    for hook in _CROSS_CHECKS:
+        hook(cfg)
+
+
+_CROSS_CHECKS: list[Any] = []
+
+
+def register_cross_check(fn: Any) -> Any:
+    """Register a function ``fn(cfg)`` that raises ConfigError on a bad combination."""
+    _CROSS_CHECKS.append(fn)
+    return fn
+
+
+def _parse_value(text: str) -> Any:
+    """Parse the right-hand side of ``--set key=value`` the way YAML would."""
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+
+
+def apply_overrides(raw: dict[str, Any], overrides: Mapping[str, Any] | list[str] | None) -> dict:
+    """Apply dotted overrides to a raw (unvalidated) config dict, returning a copy.
+
+    ``overrides`` is either a mapping ``{"ppo.lr": 1e-4}`` or a list of strings
+    ``["ppo.lr=1e-4"]`` as the command line gives them. Node parameters are reached by
+    the node's name: ``nodes.battery_4.max_p_mw=30``.
+    """
+    out = copy.deepcopy(raw)
+    if not overrides:
+        return out
+    if not isinstance(overrides, Mapping):
+        pairs = {}
+        for item in overrides:
+            if "=" not in item:
+                raise ConfigError(f"{item}: an override must look like KEY=VALUE")
+            key, _, value = item.partition("=")
+            pairs[key.strip()] = _parse_value(value.strip())
+        overrides = pairs
+    valid = _known_keys(all_sections())
+    for key, value in overrides.items():
+        parts = key.split(".")
+        if parts[0] == "nodes":
+            if len(parts) != 3:
+                raise ConfigError(f"{key}: node overrides look like nodes.NAME.PARAMETER")
+            names = [n.get("name") for n in out.get("nodes", []) if isinstance(n, Mapping)]
+            if parts[1] not in names:
+                close = difflib.get_close_matches(parts[1], [str(n) for n in names], n=1)
+                hint = f" (did you mean '{close[0]}'?)" if close else ""
+                raise ConfigError(f"{key}: no node named '{parts[1]}'{hint}")
+            out["nodes"][names.index(parts[1])][parts[2]] = value
+            continue
+        if key not in valid:
+            raise _unknown_key_error(key, valid)
+        if len(parts) == 1:
+            out[key] = value
+        else:
+            section = out.setdefault(parts[0], {})
+            if section is None:
+                section = out[parts[0]] = {}
+            section[parts[1]] = value
+    return out
+
+
+def load_config(
+    source: str | Path | Mapping[str, Any] | None = None,
+    overrides: Mapping[str, Any] | list[str] | None = None,
+) -> dict[str, Any]:
+    """Load, override and validate a configuration.
+
+    ``source`` is a YAML path, an already-parsed dict, or None for the default
+    configuration. Returns the validated config as a plain nested dict.
+    """
+    if source is None:
+        source = DEFAULT_CONFIG_PATH
+    if isinstance(source, Mapping):
+        raw = copy.deepcopy(dict(source))
+    else:
+        path = Path(source)
+        if not path.is_file():
+            raise ConfigError(f"config: no such file '{path}'")
+        try:
+            raw = yaml.safe_load(path.read_text())
+        except yaml.YAMLError as err:
+            first = str(err).splitlines()[0] if str(err) else "invalid YAML"
+            raise ConfigError(f"config: '{path}' is not valid YAML ({first})") from None
+        if raw is None:
+            raw = {}
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"config: expected a mapping of sections, got {type(raw).__name__}")
+    return validate_config(apply_overrides(dict(raw), overrides))

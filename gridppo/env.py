@@ -1,0 +1,350 @@
+"""The multi-agent environment: one agent per grid node, one episode per day.
+
+Two forms share one implementation:
+
+- :class:`BatchedGridEnv` steps B days at once; observations, actions and rewards are
+  dicts keyed by agent holding arrays with a leading dimension B. The trainer uses it.
+- :class:`GridEnv` is PettingZoo's ``ParallelEnv`` (B = 1), for students and for
+  ``pettingzoo.test.parallel_api_test``.
+
+**Description.** Each step, every agent sends an action in [-1, 1]; the nodes turn the
+actions into setpoints, the AC power flow is solved, and each agent receives its local
+economic reward minus its share of a grid penalty.
+
+**Observation space.** A Box per agent: the common features of
+:mod:`gridppo.nodes` (own and neighbour voltages, own injection, time of day, price
+and its forecast) followed by the node type's own features. Voltages and injections are
+measured by the previous step's power flow (or, at the start of a day, by a power flow
+of the case setpoints with the first step's demand).
+
+**Action space.** A Box in [-1, 1] per agent (see each node type for the mapping).
+Out-of-range actions are clipped to [-1, 1]; NaN or infinite actions, or actions of the
+wrong shape, raise :class:`ActionError`.
+
+**Rewards.** ``reward = local_eur - grid_penalty_weight * penalty_eur`` where
+``penalty_eur`` prices voltage violations, overloads and non-convergence (see
+:meth:`gridppo.grid.PowerGrid.penalty_eur`). Every component is reported per agent in
+the infos.
+
+**Starting state.** A day drawn from the training days (``mode="train"``) or the next
+evaluation day (``mode="eval"``); batteries at their initial state of charge.
+
+**Episode end.** The day's last step ends the episode as a *truncation* (time limit).
+A power flow that does not converge is penalised, reported in the infos
+(``converged == 0``) and also truncates the episode.
+
+**Arguments.** ``config`` (dict, YAML path or None), ``mode`` (``"train"`` or
+``"eval"``), ``batch_size`` (B, batched form only), ``grid`` (an existing
+:class:`~gridppo.grid.PowerGrid` to reuse), ``autoreset`` (batched form: restart
+finished days in place, returning the final observation in the infos).
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import numpy as np
+from gymnasium import spaces
+from pettingzoo import ParallelEnv
+
+from gridppo.grid import PowerGrid
+from gridppo.nodes import StepContext
+
+__all__ = ["BatchedGridEnv", "GridEnv", "ActionError"]
+
+
+class ActionError(ValueError):
+    """An action has the wrong shape or holds NaN or infinite values."""
+
+
+class BatchedGridEnv:
+    """B parallel days of the grid game, stepped together (see the module docstring)."""
+
+    def __init__(
+        self,
+        config: dict[str, Any] | str | None = None,
+        batch_size: int = 1,
+        mode: str = "train",
+        grid: PowerGrid | None = None,
+        autoreset: bool = True,
+        backend: str | None = None,
+    ):
+        if mode not in ("train", "eval"):
+            raise ValueError(f"mode: expected 'train' or 'eval', got {mode!r}")
+        if batch_size < 1:
+            raise ValueError(f"batch_size: must be at least 1, got {batch_size}")
+        self.grid = grid if grid is not None else PowerGrid(config, backend=backend)
+        self.config = self.grid.config
+        self.batch_size = batch_size
+        self.mode = mode
+        self.autoreset = autoreset
+        self.nodes = self.grid.nodes
+        self.agents = [node.name for node in self.nodes]
+        self.steps_per_day = self.config["time"]["steps_per_day"]
+        self.dt_h = 24.0 / self.steps_per_day
+        self.forecast_steps = self.config["time"]["forecast_steps"]
+        self.observation_spaces = {
+            n.name: n.observation_space(self.forecast_steps) for n in self.nodes
+        }
+        self.action_spaces = {n.name: n.action_space() for n in self.nodes}
+        self.feature_names = {n.name: n.feature_names(self.forecast_steps) for n in self.nodes}
+        self.rng = np.random.default_rng(self.config["seed"])
+        self._next_eval_day = 0
+        self.day = np.zeros(batch_size, dtype=int)
+        self.step_index = np.zeros(batch_size, dtype=int)
+        self._penalty_weight = self.config["reward"]["grid_penalty_weight"]
+
+    # -- days and profiles ---------------------------------------------------
+    def _draw_days(self, count: int) -> np.ndarray:
+        profiles = self.grid.profiles
+        if self.mode == "train":
+            return self.rng.choice(profiles.train_days, size=count)
+        days = profiles.eval_days
+        picks = days[(self._next_eval_day + np.arange(count)) % len(days)]
+        self._next_eval_day += count
+        return picks
+
+    def _context(self) -> StepContext:
+        p = self.grid.profiles
+        t = np.minimum(self.step_index, self.steps_per_day - 1)
+        ahead = np.minimum(
+            t[:, None] + np.arange(1, self.forecast_steps + 1), self.steps_per_day - 1
+        )
+        return StepContext(
+            step=self.step_index.copy(),
+            steps_per_day=self.steps_per_day,
+            dt_h=self.dt_h,
+            load_pu=p.load_pu[self.day, t],
+            pv_pu=p.pv_pu[self.day, t],
+            price_eur_per_mwh=p.price_eur_per_mwh[self.day, t],
+            price_forecast=p.price_eur_per_mwh[self.day[:, None], ahead],
+            is_last_step=self.step_index == self.steps_per_day - 1,
+        )
+
+    # -- observations --------------------------------------------------------
+    def _observe(self, ctx: StepContext) -> dict[str, np.ndarray]:
+        vm = self._vm_pu
+        angle = 2.0 * np.pi * ctx.step / self.steps_per_day
+        shared = np.column_stack(
+            [
+                np.sin(angle),
+                np.cos(angle),
+                ctx.step / self.steps_per_day,
+                ctx.price_eur_per_mwh,
+                ctx.price_forecast,
+            ]
+        )
+        obs = {}
+        for node in self.nodes:
+            near = vm[:, node.neighbour_buses]
+            own = np.column_stack(
+                [
+                    vm[:, node.bus],
+                    near.min(axis=1),
+                    near.mean(axis=1),
+                    near.max(axis=1),
+                    node.injection_mw,
+                ]
+            )
+            obs[node.name] = np.concatenate([own, shared, node.local_features(ctx)], axis=1).astype(
+                np.float32
+            )
+        return obs
+
+    def _initial_voltages(self, rows: np.ndarray | None = None) -> None:
+        """Measure the grid before the first action: case setpoints, first-step demand."""
+        ctx = self._context()
+        inj = self.grid.base_injections(self.batch_size, ctx.load_pu)
+        pf = self.grid.run_power_flow(inj)
+        if rows is None:
+            self._vm_pu = pf.vm_pu
+        else:
+            self._vm_pu[rows] = pf.vm_pu[rows]
+
+    # -- the API -------------------------------------------------------------
+    def reset(
+        self, seed: int | None = None, days: np.ndarray | list[int] | None = None
+    ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        """Start B new days. ``seed`` reseeds the environment's generator; ``days``
+        picks the days explicitly (indices into the profiles)."""
+        if seed is not None:
+            self.rng = np.random.default_rng(seed)
+            self._next_eval_day = 0
+        if days is not None:
+            days = np.asarray(days, dtype=int)
+            if days.shape != (self.batch_size,):
+                raise ValueError(f"days: expected {self.batch_size} day indices, got {days.shape}")
+            if days.min() < 0 or days.max() >= self.grid.profiles.n_days:
+                raise ValueError(f"days: indices must lie in 0..{self.grid.profiles.n_days - 1}")
+            self.day = days.copy()
+        else:
+            self.day = self._draw_days(self.batch_size)
+        self.step_index = np.zeros(self.batch_size, dtype=int)
+        for node in self.nodes:
+            node.reset(self.batch_size, self.rng)
+        self._initial_voltages()
+        return self._observe(self._context()), {"day": self.day.copy()}
+
+    def _check_actions(self, actions: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        missing = [a for a in self.agents if a not in actions]
+        if missing:
+            raise ActionError(f"actions: missing for agent(s) {', '.join(missing)}")
+        extra = [a for a in actions if a not in self.action_spaces]
+        if extra:
+            raise ActionError(f"actions: unknown agent(s) {', '.join(map(str, extra))}")
+        checked = {}
+        for name in self.agents:
+            action = np.asarray(actions[name], dtype=np.float64)
+            want = (self.batch_size, self.action_spaces[name].shape[0])
+            if action.shape != want:
+                if action.size == want[0] * want[1]:
+                    action = action.reshape(want)
+                else:
+                    raise ActionError(
+                        f"actions[{name!r}]: expected shape {want}, got {action.shape}"
+                    )
+            if not np.all(np.isfinite(action)):
+                raise ActionError(f"actions[{name!r}]: contains NaN or infinite values")
+            checked[name] = np.clip(action, -1.0, 1.0)
+        return checked
+
+    def step(self, actions: dict[str, np.ndarray]):
+        """Advance every day by one step.
+
+        Returns ``(observations, rewards, terminations, truncations, infos)``; each of
+        the first four is a dict keyed by agent of arrays [B] (observations
+        [B, obs_dim]). ``infos`` holds ``metrics`` (grid metrics, each [B]),
+        ``reward_components`` (agent -> component -> [B]), ``penalty_eur``,
+        ``system_cost_eur`` and, with autoreset, ``final_observation`` (agent ->
+        [B, obs_dim], meaningful where the day ended) and ``day_ended`` ([B] bool).
+        """
+        actions = self._check_actions(actions)
+        ctx = self._context()
+        inj = self.grid.base_injections(self.batch_size, ctx.load_pu)
+        for node in self.nodes:
+            node.apply_action(actions[node.name], ctx, inj)
+        pf = self.grid.run_power_flow(inj)
+        penalty_parts = self.grid.penalty_eur(pf)
+        penalty = sum(penalty_parts.values())
+        shared = -self._penalty_weight * penalty
+        rewards, components = {}, {}
+        generation_cost = np.zeros(self.batch_size)
+        societal_cost = np.zeros(self.batch_size)
+        for node in self.nodes:
+            parts = node.reward_components(ctx, pf)
+            for key, value in parts.items():
+                if key != node.MARKET_COMPONENT:
+                    societal_cost -= value
+                if key == "generation_cost_eur":
+                    generation_cost -= value
+            parts["grid_penalty_eur"] = shared
+            components[node.name] = parts
+            rewards[node.name] = sum(parts.values())
+        # Operating cost of the whole system: energy bought upstream, every non-market
+        # cost of the nodes, and the grid penalty (unweighted).
+        system_cost = ctx.price_eur_per_mwh * pf.ext_grid_p_mw * self.dt_h + societal_cost + penalty
+        metrics = self.grid.metrics(pf, generation_cost)
+        self._vm_pu = pf.vm_pu
+        self.last_power_flow = pf
+        self.last_injections = inj
+        self.step_index = self.step_index + 1
+        ended = (self.step_index >= self.steps_per_day) | ~pf.converged
+        obs = self._observe(self._context())
+        infos: dict[str, Any] = {
+            "metrics": metrics,
+            "reward_components": components,
+            "penalty_eur": penalty_parts,
+            "system_cost_eur": system_cost,
+            "day": self.day.copy(),
+            "day_ended": ended.copy(),
+        }
+        if self.autoreset and ended.any():
+            infos["final_observation"] = obs
+            obs = {k: v.copy() for k, v in obs.items()}
+            self._restart_rows(ended)
+            fresh = self._observe(self._context())
+            for name in obs:
+                obs[name][ended] = fresh[name][ended]
+        terminations = {name: np.zeros(self.batch_size, dtype=bool) for name in self.agents}
+        truncations = {name: ended.copy() for name in self.agents}
+        return obs, rewards, terminations, truncations, infos
+
+    def _restart_rows(self, rows: np.ndarray) -> None:
+        self.day[rows] = self._draw_days(int(rows.sum()))
+        self.step_index[rows] = 0
+        for node in self.nodes:
+            node.reset_rows(rows, self.rng)
+        self._initial_voltages(rows)
+
+
+class GridEnv(ParallelEnv):
+    """PettingZoo ``ParallelEnv`` of the grid game: one day, one agent per node.
+
+    See the module docstring for the observation and action spaces, rewards, starting
+    state and episode end. ``infos[agent]`` holds the agent's reward components
+    (``reward/<component>``) and the grid metrics of the step.
+    """
+
+    metadata = {"name": "gridppo_v0", "render_modes": [], "is_parallelizable": True}
+
+    def __init__(
+        self,
+        config: dict[str, Any] | str | None = None,
+        mode: str = "train",
+        grid: PowerGrid | None = None,
+        backend: str | None = None,
+    ):
+        self.batched = BatchedGridEnv(config, 1, mode, grid=grid, autoreset=False, backend=backend)
+        self.grid = self.batched.grid
+        self.possible_agents = list(self.batched.agents)
+        self.agents: list[str] = []
+        self.render_mode = None
+
+    @functools.cache  # noqa: B019 - spaces must be the same object each call
+    def observation_space(self, agent: str) -> spaces.Box:
+        """The agent's observation space."""
+        return self.batched.observation_spaces[agent]
+
+    @functools.cache  # noqa: B019
+    def action_space(self, agent: str) -> spaces.Box:
+        """The agent's action space."""
+        return self.batched.action_spaces[agent]
+
+    def reset(self, seed: int | None = None, options: dict | None = None):
+        """Start a new day; ``options={"day": d}`` picks day ``d``."""
+        days = [options["day"]] if options and "day" in options else None
+        obs, info = self.batched.reset(seed=seed, days=days)
+        self.agents = list(self.possible_agents)
+        return (
+            {a: obs[a][0] for a in self.agents},
+            {a: {"day": int(info["day"][0])} for a in self.agents},
+        )
+
+    def step(self, actions: dict[str, np.ndarray]):
+        """Apply one action per agent and advance the day by one step."""
+        if not self.agents:
+            raise RuntimeError("step() called after the day ended; call reset() first")
+        batched = {
+            a: np.asarray(actions[a])[None, :] if a in actions else None
+            for a in self.possible_agents
+        }
+        missing = [a for a, v in batched.items() if v is None]
+        if missing:
+            raise ActionError(f"actions: missing for agent(s) {', '.join(missing)}")
+        obs, rew, term, trunc, info = self.batched.step(batched)
+        metrics = {k: float(v[0]) for k, v in info["metrics"].items()}
+        infos = {}
+        for a in self.agents:
+            comps = {f"reward/{k}": float(v[0]) for k, v in info["reward_components"][a].items()}
+            infos[a] = {**comps, **metrics, "system_cost_eur": float(info["system_cost_eur"][0])}
+        out = (
+            {a: obs[a][0] for a in self.agents},
+            {a: float(rew[a][0]) for a in self.agents},
+            {a: bool(term[a][0]) for a in self.agents},
+            {a: bool(trunc[a][0]) for a in self.agents},
+            infos,
+        )
+        if trunc[self.agents[0]][0]:
+            self.agents = []
+        return out

@@ -1,0 +1,235 @@
+"""The power grid: pandapower's IEEE 14-bus case with the config's nodes attached.
+
+:class:`PowerGrid` owns the pandapower net, the nodes (agents), the daily profiles and
+the power-flow backend. The environment asks it for a power flow; the plots ask it
+for the layout and the limits.
+
+Two things differ from ``pandapower.networks.case14()`` as shipped, both on purpose:
+
+- **Voltage setpoints.** case14's generators hold 1.01-1.09 p.u., outside the usual
+  0.95-1.05 band even before anything happens. The slack bus is set to
+  ``grid.ext_grid_vm_pu`` and each producer to its own ``vm_pu``.
+- **Branch ratings.** case14 ships no thermal ratings (every branch is effectively
+  unlimited). Each branch is rated ``branch_rating_margin`` times the larger apparent
+  flow of two planning cases (the base case, and every producer at full output), but
+  at least ``min_branch_rating_mva``. ``loading_percent`` is then the larger apparent
+  power at either end over the rating, for lines and transformers alike.
+"""
+
+from __future__ import annotations
+
+import copy
+import warnings
+from typing import Any
+
+import numpy as np
+import pandapower as pp
+import pandapower.networks as pn
+
+from gridppo.config import ConfigError, load_config
+from gridppo.nodes import Node, make_node
+from gridppo.physics import Injections, PowerFlowResult, make_backend
+from gridppo.profiles import DailyProfiles, build_profiles
+
+__all__ = ["PowerGrid", "GridMetrics", "METRIC_NAMES"]
+
+# Grid stability metrics reported at every step, each [B].
+METRIC_NAMES = (
+    "min_vm_pu",
+    "max_vm_pu",
+    "voltage_violations",
+    "max_loading_percent",
+    "overloaded_branches",
+    "losses_mw",
+    "ext_grid_import_mw",
+    "generation_cost_eur",
+    "converged",
+)
+
+GridMetrics = dict  # name -> array [B]; see METRIC_NAMES
+
+
+class PowerGrid:
+    """The IEEE 14-bus grid with producers, consumers, batteries and businesses.
+
+    Arguments:
+        config: a validated config dict (see :func:`gridppo.load_config`), a YAML
+            path, or None for the default configuration.
+        backend: override ``grid.power_flow_backend`` (``"fast"`` or ``"pandapower"``).
+
+    Attributes:
+        net: the pandapower net, with every node's elements created.
+        nodes: the nodes (agents), in config order.
+        profiles: load, PV and price profiles for every training and evaluation day.
+        branch_rating_mva: rating of each branch (lines, then transformers).
+    """
+
+    def __init__(self, config: dict[str, Any] | str | None = None, backend: str | None = None):
+        if not isinstance(config, dict) or "grid" not in config:
+            config = load_config(config)
+        self.config = config
+        grid_cfg = config["grid"]
+        self.net = pn.case14()
+        self.net.ext_grid["vm_pu"] = grid_cfg["ext_grid_vm_pu"]
+        self.net.bus["min_vm_pu"] = grid_cfg["min_vm_pu"]
+        self.net.bus["max_vm_pu"] = grid_cfg["max_vm_pu"]
+        self.n_bus = len(self.net.bus)
+        self.claimed_loads: dict[int, str] = {}
+        self.claimed_gens: dict[int, str] = {}
+        self.nodes: list[Node] = []
+        for spec in config["nodes"]:
+            if not 0 <= spec["bus"] < self.n_bus:
+                raise ConfigError(
+                    f"nodes.{spec['name']}.bus: bus {spec['bus']} does not exist "
+                    f"(case14 has buses 0..{self.n_bus - 1})"
+                )
+            node = make_node(spec)
+            node.attach(self)
+            self.nodes.append(node)
+        self.slack_bus = int(self.net.ext_grid.bus.iloc[0])
+        self.branch_from_bus = np.concatenate(
+            [self.net.line.from_bus.values, self.net.trafo.hv_bus.values]
+        ).astype(int)
+        self.branch_to_bus = np.concatenate(
+            [self.net.line.to_bus.values, self.net.trafo.lv_bus.values]
+        ).astype(int)
+        self.branch_names = [
+            f"line {a}-{b}" for a, b in zip(self.branch_from_bus, self.branch_to_bus, strict=True)
+        ]
+        n_line = len(self.net.line)
+        for i in range(n_line, len(self.branch_names)):
+            self.branch_names[i] = self.branch_names[i].replace("line", "trafo")
+        for node in self.nodes:
+            node.neighbour_buses = self.neighbours(node.bus)
+        # Unowned loads follow the load profile at their case value; remember it.
+        self.base_load_p_mw = self.net.load.p_mw.values.copy()
+        self.base_load_q_mvar = self.net.load.q_mvar.values.copy()
+        self.base_gen_p_mw = self.net.gen.p_mw.values.copy()
+        self.branch_rating_mva = self._rate_branches()
+        # pandapower's own line loading then reads like ours when students run runpp.
+        n_line = len(self.net.line)
+        vn_kv = self.net.bus.vn_kv.values[self.net.line.from_bus.values]
+        self.net.line["max_i_ka"] = self.branch_rating_mva[:n_line] / (np.sqrt(3) * vn_kv)
+        self.profiles: DailyProfiles = build_profiles(config)
+        self.backend = make_backend(
+            backend or grid_cfg["power_flow_backend"],
+            self.net,
+            grid_cfg["max_iterations"],
+            grid_cfg["tolerance_pu"],
+        )
+
+    # -- structure -----------------------------------------------------------
+    @property
+    def n_branch(self) -> int:
+        """Number of branches (lines plus transformers)."""
+        return len(self.branch_from_bus)
+
+    def neighbours(self, bus: int) -> np.ndarray:
+        """Buses one branch away from ``bus``, sorted."""
+        near = np.concatenate(
+            [
+                self.branch_to_bus[self.branch_from_bus == bus],
+                self.branch_from_bus[self.branch_to_bus == bus],
+            ]
+        )
+        return np.unique(near)
+
+    def node(self, name: str) -> Node:
+        """The node called ``name``."""
+        for node in self.nodes:
+            if node.name == name:
+                return node
+        raise KeyError(f"no node named {name!r}; nodes: {[n.name for n in self.nodes]}")
+
+    # -- injections and power flow --------------------------------------------
+    def base_injections(self, batch_size: int, load_pu: np.ndarray | float = 1.0) -> Injections:
+        """Setpoints with every element at its case value and loads scaled by ``load_pu``.
+
+        Nodes overwrite their own columns when they act; everything else (unowned
+        loads, unowned generators) keeps these values.
+        """
+        scale = np.broadcast_to(np.asarray(load_pu, dtype=float), (batch_size,))[:, None]
+        net = self.net
+        return Injections(
+            gen_p_mw=np.tile(self.base_gen_p_mw, (batch_size, 1)),
+            sgen_p_mw=np.zeros((batch_size, len(net.sgen))),
+            load_p_mw=self.base_load_p_mw[None, :] * scale,
+            load_q_mvar=self.base_load_q_mvar[None, :] * scale,
+            storage_p_mw=np.zeros((batch_size, len(net.storage))),
+        )
+
+    def run_power_flow(self, injections: Injections) -> PowerFlowResult:
+        """Solve the AC power flow for every scenario in the batch."""
+        return self.backend.solve(injections)
+
+    def loading_percent(self, pf: PowerFlowResult) -> np.ndarray:
+        """Branch loading, [B, n_branch] (% of rating; 0 where not converged)."""
+        return 100.0 * pf.apparent_mva() / self.branch_rating_mva[None, :]
+
+    def metrics(self, pf: PowerFlowResult, generation_cost_eur: np.ndarray) -> GridMetrics:
+        """Grid stability metrics of one step (see :data:`METRIC_NAMES`), each [B]."""
+        g = self.config["grid"]
+        loading = self.loading_percent(pf)
+        under = pf.vm_pu < g["min_vm_pu"]
+        over = pf.vm_pu > g["max_vm_pu"]
+        return {
+            "min_vm_pu": pf.vm_pu.min(axis=1),
+            "max_vm_pu": pf.vm_pu.max(axis=1),
+            "voltage_violations": (under | over).sum(axis=1),
+            "max_loading_percent": loading.max(axis=1),
+            "overloaded_branches": (loading > g["max_loading_percent"]).sum(axis=1),
+            "losses_mw": pf.losses_mw,
+            "ext_grid_import_mw": pf.ext_grid_p_mw,
+            "generation_cost_eur": generation_cost_eur,
+            "converged": pf.converged.astype(float),
+        }
+
+    def penalty_eur(self, pf: PowerFlowResult) -> dict[str, np.ndarray]:
+        """The shared grid penalty of one step, split into its parts, each [B] (EUR).
+
+        Voltage: per p.u. outside the band, summed over buses. Overload: per percent
+        above the loading limit, summed over branches. Non-convergence: a fixed amount
+        (and no voltage or overload part, since the state is unknown).
+        """
+        g, r = self.config["grid"], self.config["reward"]
+        below = np.clip(g["min_vm_pu"] - pf.vm_pu, 0, None)
+        above = np.clip(pf.vm_pu - g["max_vm_pu"], 0, None)
+        violation_pu = (below + above).sum(axis=1)
+        overload = np.clip(self.loading_percent(pf) - g["max_loading_percent"], 0, None).sum(axis=1)
+        return {
+            "voltage_eur": r["voltage_penalty_eur_per_pu"] * violation_pu,
+            "overload_eur": r["overload_penalty_eur_per_percent"] * overload,
+            "nonconvergence_eur": r["nonconvergence_penalty_eur"] * (~pf.converged),
+        }
+
+    # -- ratings -------------------------------------------------------------
+    def _rate_branches(self) -> np.ndarray:
+        """Branch ratings from two planning cases (see the module docstring)."""
+        g = self.config["grid"]
+        net = copy.deepcopy(self.net)
+        flows = []
+        producers = [n for n in self.nodes if n.type_name == "producer"]
+        for full_output in (False, True):
+            if full_output:
+                for node in producers:
+                    net.gen.loc[node.gen_index, "p_mw"] = node.params["max_p_mw"]
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                try:
+                    pp.runpp(net, numba=True)
+                except pp.LoadflowNotConverged:
+                    raise ConfigError(
+                        "nodes: the planning power flow does not converge with these nodes; "
+                        "check producer sizes and voltage setpoints"
+                    ) from None
+            s_line = np.maximum(
+                np.hypot(net.res_line.p_from_mw, net.res_line.q_from_mvar),
+                np.hypot(net.res_line.p_to_mw, net.res_line.q_to_mvar),
+            )
+            s_trafo = np.maximum(
+                np.hypot(net.res_trafo.p_hv_mw, net.res_trafo.q_hv_mvar),
+                np.hypot(net.res_trafo.p_lv_mw, net.res_trafo.q_lv_mvar),
+            )
+            flows.append(np.concatenate([s_line.values, s_trafo.values]))
+        planned = np.max(flows, axis=0)
+        return np.maximum(g["branch_rating_margin"] * planned, g["min_branch_rating_mva"])

@@ -1,0 +1,565 @@
+"""Grid nodes: the four agent types and the registry that makes new ones easy to add.
+
+A node is one agent. It owns pandapower elements at its bus, turns its action (a
+vector in [-1, 1]) into physical setpoints, keeps its own state (a battery's state of
+charge) and computes its local reward in EUR. Everything is batched: arrays have a
+leading dimension B, one row per simulated day running in parallel.
+
+Every node observes the same common features, followed by its type's own features:
+
+=================  ==========================================================
+common feature     meaning
+=================  ==========================================================
+vm_pu              own bus voltage after the last power flow (p.u.)
+neighbour_vm_min   lowest voltage among buses one branch away (p.u.)
+neighbour_vm_mean  mean voltage among those buses (p.u.)
+neighbour_vm_max   highest voltage among those buses (p.u.)
+injection_mw       own net injection into the grid at the last step (MW)
+time_sin/time_cos  time of day on the unit circle
+day_fraction       fraction of the day elapsed, in [0, 1)
+price              energy price of the current step (EUR/MWh)
+price_plus_k       forecast price k steps ahead, k = 1..forecast_steps
+=================  ==========================================================
+
+Adding a type: subclass :class:`Node`, declare ``type_name``, ``PARAMS``,
+``LOCAL_FEATURES`` and ``ACTIONS``, implement the four methods, and decorate it with
+:func:`register_node_type`. The config then accepts ``type: <type_name>``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import numpy as np
+import pandapower as pp
+from gymnasium import spaces
+
+from gridppo.config import ConfigError, Field
+
+if TYPE_CHECKING:
+    from gridppo.grid import PowerGrid
+    from gridppo.physics import Injections, PowerFlowResult
+
+__all__ = [
+    "StepContext",
+    "Node",
+    "Producer",
+    "Consumer",
+    "Battery",
+    "Business",
+    "NODE_TYPES",
+    "register_node_type",
+    "validate_nodes",
+    "COMMON_FEATURES",
+]
+
+COMMON_FEATURES = (
+    "vm_pu",
+    "neighbour_vm_min",
+    "neighbour_vm_mean",
+    "neighbour_vm_max",
+    "injection_mw",
+    "time_sin",
+    "time_cos",
+    "day_fraction",
+    "price",
+)
+
+NODE_TYPES: dict[str, type[Node]] = {}
+
+
+def register_node_type(cls: type[Node]) -> type[Node]:
+    """Class decorator: make ``cls`` available to configs as ``type: cls.type_name``."""
+    if not getattr(cls, "type_name", None):
+        raise TypeError(f"{cls.__name__} needs a type_name")
+    NODE_TYPES[cls.type_name] = cls
+    return cls
+
+
+@dataclass
+class StepContext:
+    """What every node may read during one step; arrays have one entry per day [B].
+
+    ``price_forecast`` is [B, forecast_steps]. ``is_last_step`` is True for rows whose
+    day ends with this step.
+    """
+
+    step: np.ndarray
+    steps_per_day: int
+    dt_h: float
+    load_pu: np.ndarray
+    pv_pu: np.ndarray
+    price_eur_per_mwh: np.ndarray
+    price_forecast: np.ndarray
+    is_last_step: np.ndarray
+
+
+class Node:
+    """Base class of all node types.
+
+    Subclasses declare:
+
+    - ``type_name``: the name used in configs;
+    - ``PARAMS``: their parameters as :class:`gridppo.config.Field` objects;
+    - ``LOCAL_FEATURES``: names of the type's own observation features;
+    - ``ACTIONS``: names of the action dimensions, each in [-1, 1].
+
+    and implement :meth:`attach`, :meth:`reset`, :meth:`apply_action`,
+    :meth:`local_features` and :meth:`reward_components`.
+    """
+
+    type_name: ClassVar[str] = ""
+    PARAMS: ClassVar[dict[str, Field]] = {}
+    LOCAL_FEATURES: ClassVar[tuple[str, ...]] = ()
+    ACTIONS: ClassVar[tuple[str, ...]] = ()
+    # Reward components that are energy bought or sold at the market price. Every other
+    # component is a cost to society (fuel, discomfort, wear), see gridppo.metrics.
+    MARKET_COMPONENT: ClassVar[str] = "energy_eur"
+
+    def __init__(self, name: str, bus: int, params: Mapping[str, Any]):
+        self.name = name
+        self.bus = int(bus)
+        self.params = dict(params)
+        self.neighbour_buses: np.ndarray = np.zeros(0, dtype=int)
+        self.injection_mw = np.zeros(1)  # own injection at the last step, [B]
+
+    # -- spaces ---------------------------------------------------------------
+    def feature_names(self, forecast_steps: int) -> list[str]:
+        """Names of every observation feature, in order."""
+        forecast = [f"price_plus_{k}" for k in range(1, forecast_steps + 1)]
+        return [*COMMON_FEATURES, *forecast, *self.LOCAL_FEATURES]
+
+    def observation_space(self, forecast_steps: int) -> spaces.Box:
+        """The node's observation space: unbounded float32 features (see module table)."""
+        n = len(self.feature_names(forecast_steps))
+        return spaces.Box(-np.inf, np.inf, shape=(n,), dtype=np.float32)
+
+    def action_space(self) -> spaces.Box:
+        """The node's action space: one value in [-1, 1] per entry of ``ACTIONS``."""
+        return spaces.Box(-1.0, 1.0, shape=(len(self.ACTIONS),), dtype=np.float32)
+
+    # -- what a type implements ---------------------------------------------
+    def attach(self, grid: PowerGrid) -> None:
+        """Create or claim this node's elements in ``grid.net``."""
+        raise NotImplementedError
+
+    def reset(self, batch_size: int, rng: np.random.Generator) -> None:
+        """Start B new days: reset the node's internal state."""
+        self.injection_mw = np.zeros(batch_size)
+
+    def apply_action(self, action: np.ndarray, ctx: StepContext, inj: Injections) -> None:
+        """Map ``action`` [B, n_actions] in [-1, 1] to setpoints written into ``inj``."""
+        raise NotImplementedError
+
+    def local_features(self, ctx: StepContext) -> np.ndarray:
+        """The type's own observation features, [B, len(LOCAL_FEATURES)]."""
+        return np.zeros((len(ctx.step), 0))
+
+    def reward_components(self, ctx: StepContext, pf: PowerFlowResult) -> dict[str, np.ndarray]:
+        """The local reward split into named components, each [B] in EUR."""
+        raise NotImplementedError
+
+    def reset_rows(self, rows: np.ndarray, rng: np.random.Generator) -> None:
+        """Restart the days in ``rows`` (a boolean mask [B]) after they ended."""
+        self.injection_mw[rows] = 0.0
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(name={self.name!r}, bus={self.bus})"
+
+    # -- helpers shared by the types ----------------------------------------
+    def _claim_load(self, grid: PowerGrid) -> int:
+        """Take ownership of the case's load at this node's bus; returns its index."""
+        loads = grid.net.load.index[grid.net.load.bus == self.bus].tolist()
+        free = [i for i in loads if i not in grid.claimed_loads]
+        if not free:
+            reason = "is already owned by another node" if loads else "has no load"
+            raise ConfigError(f"nodes.{self.name}.bus: bus {self.bus} {reason}")
+        grid.claimed_loads[free[0]] = self.name
+        return free[0]
+
+
+def _unit(action: np.ndarray) -> np.ndarray:
+    """Map an action in [-1, 1] to [0, 1]."""
+    return (action + 1.0) * 0.5
+
+
+@register_node_type
+class Producer(Node):
+    """A power plant: a pandapower ``gen`` (a PV bus that holds its voltage setpoint).
+
+    Action ``setpoint``: ``p_mw = min_p_mw + (a + 1)/2 * (max_p_mw - min_p_mw)``.
+    Reward: ``revenue = price * p_mw * dt`` minus the quadratic fuel cost
+    ``(cost_eur_per_mwh * p + cost_eur_per_mw2h * p^2) * dt`` (as in MATPOWER's case14).
+    """
+
+    type_name = "producer"
+    PARAMS = {
+        "max_p_mw": Field(100.0, "float", "Largest output (MW).", 0.0, 10000.0, low_exclusive=True),
+        "min_p_mw": Field(0.0, "float", "Smallest output (MW).", 0.0, 10000.0),
+        "vm_pu": Field(1.02, "float", "Voltage setpoint at the bus (p.u.).", 0.9, 1.1),
+        "cost_eur_per_mwh": Field(40.0, "float", "Linear fuel cost (EUR/MWh).", 0.0, 10000.0),
+        "cost_eur_per_mw2h": Field(0.01, "float", "Quadratic fuel cost (EUR/MW^2h).", 0.0, 100.0),
+    }
+    ACTIONS = ("setpoint",)
+
+    def attach(self, grid: PowerGrid) -> None:
+        """Claim the case's generator at this bus, or create one."""
+        net = grid.net
+        gens = [i for i in net.gen.index[net.gen.bus == self.bus] if i not in grid.claimed_gens]
+        p = self.params
+        if p["min_p_mw"] > p["max_p_mw"]:
+            raise ConfigError(
+                f"nodes.{self.name}.min_p_mw: must not exceed max_p_mw ({p['max_p_mw']}), "
+                f"got {p['min_p_mw']}"
+            )
+        if gens:
+            self.gen_index = gens[0]
+        else:
+            self.gen_index = pp.create_gen(net, self.bus, p_mw=p["min_p_mw"], vm_pu=p["vm_pu"])
+        net.gen.loc[self.gen_index, ["max_p_mw", "min_p_mw", "vm_pu", "p_mw"]] = [
+            p["max_p_mw"],
+            p["min_p_mw"],
+            p["vm_pu"],
+            p["min_p_mw"],
+        ]
+        net.gen.loc[self.gen_index, "name"] = self.name
+        grid.claimed_gens[self.gen_index] = self.name
+
+    def apply_action(self, action: np.ndarray, ctx: StepContext, inj: Injections) -> None:
+        """Set the generator's active power from the action."""
+        p = self.params
+        self.p_mw = p["min_p_mw"] + _unit(action[:, 0]) * (p["max_p_mw"] - p["min_p_mw"])
+        inj.gen_p_mw[:, self.gen_index] = self.p_mw
+        self.injection_mw = self.p_mw
+
+    def generation_cost_eur(self, p_mw: np.ndarray, dt_h: float) -> np.ndarray:
+        """Fuel cost of producing ``p_mw`` for ``dt_h`` hours (EUR)."""
+        p = self.params
+        return (p["cost_eur_per_mwh"] * p_mw + p["cost_eur_per_mw2h"] * p_mw**2) * dt_h
+
+    def reward_components(self, ctx: StepContext, pf: PowerFlowResult) -> dict[str, np.ndarray]:
+        """Market revenue and fuel cost."""
+        return {
+            "energy_eur": ctx.price_eur_per_mwh * self.p_mw * ctx.dt_h,
+            "generation_cost_eur": -self.generation_cost_eur(self.p_mw, ctx.dt_h),
+        }
+
+
+@register_node_type
+class Consumer(Node):
+    """A load that can shed part of its demand when energy is dear (demand response).
+
+    Action ``shed``: ``shed_fraction = max_shed_fraction * (a + 1)/2`` of the demand
+    ``base_p_mw * load_pu`` is not served. Reactive power keeps the case's power factor.
+    Reward: ``-price * served_mwh`` minus a discomfort that grows with the square of the
+    shed fraction, ``shed_cost_eur_per_mwh * demand_mwh * f^2 / (2 * max_shed_fraction)``:
+    its marginal cost rises from 0 to ``shed_cost_eur_per_mwh`` at the largest shed.
+    Local feature ``demand_pu``: the current demand level (``load_pu``).
+    """
+
+    type_name = "consumer"
+    PARAMS = {
+        "base_p_mw": Field(
+            None, "float_or_none", "Base demand (MW); null keeps the case's load.", 0.0, 10000.0
+        ),
+        "max_shed_fraction": Field(0.2, "float", "Largest share of demand it can shed.", 0.0, 1.0),
+        "shed_cost_eur_per_mwh": Field(
+            120.0, "float", "Marginal discomfort at the largest shed (EUR/MWh).", 0.0, 1e5
+        ),
+    }
+    LOCAL_FEATURES = ("demand_pu",)
+    ACTIONS = ("shed",)
+
+    def attach(self, grid: PowerGrid) -> None:
+        """Claim the case's load at this bus."""
+        self.load_index = self._claim_load(grid)
+        load = grid.net.load.loc[self.load_index]
+        self.base_p_mw = self.params["base_p_mw"]
+        if self.base_p_mw is None:
+            self.base_p_mw = float(load.p_mw)
+        self.tan_phi = float(load.q_mvar / load.p_mw) if load.p_mw else 0.0
+        grid.net.load.loc[self.load_index, "name"] = self.name
+
+    def apply_action(self, action: np.ndarray, ctx: StepContext, inj: Injections) -> None:
+        """Serve the demand minus the shed share."""
+        self.demand_mw = self.base_p_mw * ctx.load_pu
+        self.shed_fraction = self.params["max_shed_fraction"] * _unit(action[:, 0])
+        self.p_mw = self.demand_mw * (1.0 - self.shed_fraction)
+        inj.load_p_mw[:, self.load_index] = self.p_mw
+        inj.load_q_mvar[:, self.load_index] = self.p_mw * self.tan_phi
+        self.injection_mw = -self.p_mw
+
+    def local_features(self, ctx: StepContext) -> np.ndarray:
+        """The demand level of this step."""
+        return ctx.load_pu[:, None]
+
+    def reward_components(self, ctx: StepContext, pf: PowerFlowResult) -> dict[str, np.ndarray]:
+        """Energy bill and discomfort."""
+        max_shed = self.params["max_shed_fraction"]
+        discomfort = (
+            self.params["shed_cost_eur_per_mwh"]
+            * self.demand_mw
+            * ctx.dt_h
+            * self.shed_fraction**2
+            / (2.0 * max_shed)
+            if max_shed > 0
+            else np.zeros_like(self.p_mw)
+        )
+        return {
+            "energy_eur": -ctx.price_eur_per_mwh * self.p_mw * ctx.dt_h,
+            "discomfort_eur": -discomfort,
+        }
+
+
+@register_node_type
+class Battery(Node):
+    """A storage unit: a pandapower ``storage`` element (positive ``p_mw`` charges).
+
+    Action ``power``: requested ``p_mw = a * max_p_mw`` (a > 0 charges, a < 0
+    discharges), limited so the state of charge stays in [min_soc, max_soc]:
+    charging stores ``p * charge_efficiency * dt`` MWh, discharging removes
+    ``|p| / discharge_efficiency * dt`` MWh.
+    Reward: ``-price * p_mw * dt`` (buying to charge, selling when discharging) minus
+    wear ``degradation_cost_eur_per_mwh * |p_mw| * dt``.
+    Local feature ``soc``: state of charge in [0, 1].
+    """
+
+    type_name = "battery"
+    PARAMS = {
+        "max_p_mw": Field(
+            20.0, "float", "Largest charge/discharge power (MW).", 0.0, 10000.0, low_exclusive=True
+        ),
+        "capacity_mwh": Field(
+            60.0, "float", "Energy capacity (MWh).", 0.0, 1e5, low_exclusive=True
+        ),
+        "min_soc": Field(0.1, "float", "Lowest state of charge.", 0.0, 1.0),
+        "max_soc": Field(0.9, "float", "Highest state of charge.", 0.0, 1.0),
+        "initial_soc": Field(0.5, "float", "State of charge at the start of a day.", 0.0, 1.0),
+        "charge_efficiency": Field(
+            0.95, "float", "Share of charged energy stored.", 0.0, 1.0, low_exclusive=True
+        ),
+        "discharge_efficiency": Field(
+            0.95, "float", "Share of stored energy delivered.", 0.0, 1.0, low_exclusive=True
+        ),
+        "degradation_cost_eur_per_mwh": Field(2.0, "float", "Wear cost per MWh moved.", 0.0, 1e4),
+    }
+    LOCAL_FEATURES = ("soc",)
+    ACTIONS = ("power",)
+
+    def attach(self, grid: PowerGrid) -> None:
+        """Create a storage element at this bus."""
+        p = self.params
+        if not p["min_soc"] <= p["initial_soc"] <= p["max_soc"]:
+            raise ConfigError(
+                f"nodes.{self.name}.initial_soc: must lie within min_soc..max_soc "
+                f"({p['min_soc']}..{p['max_soc']}), got {p['initial_soc']}"
+            )
+        self.storage_index = pp.create_storage(
+            grid.net,
+            self.bus,
+            p_mw=0.0,
+            max_e_mwh=p["capacity_mwh"],
+            name=self.name,
+            max_p_mw=p["max_p_mw"],
+            min_p_mw=-p["max_p_mw"],
+        )
+
+    def reset(self, batch_size: int, rng: np.random.Generator) -> None:
+        """Every day starts at ``initial_soc``."""
+        super().reset(batch_size, rng)
+        self.soc = np.full(batch_size, self.params["initial_soc"])
+
+    def reset_rows(self, rows: np.ndarray, rng: np.random.Generator) -> None:
+        """Restart the given days at ``initial_soc``."""
+        super().reset_rows(rows, rng)
+        self.soc[rows] = self.params["initial_soc"]
+
+    def feasible_p_mw(self, requested_p_mw: np.ndarray, dt_h: float) -> np.ndarray:
+        """Limit a requested power so the state of charge stays within its bounds."""
+        p = self.params
+        energy = p["capacity_mwh"]
+        max_charge = (p["max_soc"] - self.soc) * energy / (p["charge_efficiency"] * dt_h)
+        max_discharge = (self.soc - p["min_soc"]) * energy * p["discharge_efficiency"] / dt_h
+        return np.clip(requested_p_mw, -np.maximum(max_discharge, 0), np.maximum(max_charge, 0))
+
+    def apply_action(self, action: np.ndarray, ctx: StepContext, inj: Injections) -> None:
+        """Charge or discharge, within the power and state-of-charge limits."""
+        p = self.params
+        self.p_mw = self.feasible_p_mw(action[:, 0] * p["max_p_mw"], ctx.dt_h)
+        stored = np.where(
+            self.p_mw >= 0,
+            self.p_mw * p["charge_efficiency"],
+            self.p_mw / p["discharge_efficiency"],
+        )
+        # Clip guards against rounding drift; the power limit above already keeps it in.
+        self.soc = np.clip(
+            self.soc + stored * ctx.dt_h / p["capacity_mwh"], p["min_soc"], p["max_soc"]
+        )
+        inj.storage_p_mw[:, self.storage_index] = self.p_mw
+        self.injection_mw = -self.p_mw
+
+    def local_features(self, ctx: StepContext) -> np.ndarray:
+        """The state of charge."""
+        return self.soc[:, None]
+
+    def reward_components(self, ctx: StepContext, pf: PowerFlowResult) -> dict[str, np.ndarray]:
+        """Energy bought or sold, and wear."""
+        return {
+            "energy_eur": -ctx.price_eur_per_mwh * self.p_mw * ctx.dt_h,
+            "degradation_eur": -self.params["degradation_cost_eur_per_mwh"]
+            * np.abs(self.p_mw)
+            * ctx.dt_h,
+        }
+
+
+@register_node_type
+class Business(Node):
+    """A prosumer: an inflexible load, rooftop PV and a flexible load (e.g. a cold store).
+
+    Actions:
+
+    - ``curtail``: share of PV output curtailed, ``max(0, -a)`` (a >= 0 uses all PV);
+    - ``flex``: flexible consumption ``flex_max_p_mw * (a + 1)/2``, limited by the energy
+      still needed today. The flexible load must receive ``flex_energy_mwh`` per day; what
+      is missing at the end of the day costs ``unmet_flex_cost_eur_per_mwh``.
+
+    Reward: ``-price * (load + flex - pv) * dt`` (PV surplus is sold at the price) minus
+    the unmet-flexibility cost on the day's last step.
+    Local features: ``pv_pu`` (available PV per unit), ``flex_remaining`` (share of the
+    day's flexible energy still needed), ``steps_left`` (share of the day left).
+    """
+
+    type_name = "business"
+    PARAMS = {
+        "base_p_mw": Field(
+            None,
+            "float_or_none",
+            "Base inflexible demand (MW); null keeps the case's load.",
+            0.0,
+            10000.0,
+        ),
+        "pv_p_mw": Field(15.0, "float", "Installed PV power (MW).", 0.0, 10000.0),
+        "flex_max_p_mw": Field(5.0, "float", "Largest flexible consumption (MW).", 0.0, 10000.0),
+        "flex_energy_mwh": Field(30.0, "float", "Flexible energy needed each day (MWh).", 0.0, 1e5),
+        "unmet_flex_cost_eur_per_mwh": Field(
+            150.0, "float", "Cost of each flexible MWh not delivered by day's end.", 0.0, 1e5
+        ),
+    }
+    LOCAL_FEATURES = ("pv_pu", "flex_remaining", "steps_left")
+    ACTIONS = ("curtail", "flex")
+
+    def attach(self, grid: PowerGrid) -> None:
+        """Claim the case's load at this bus and create a PV ``sgen``."""
+        self.load_index = self._claim_load(grid)
+        load = grid.net.load.loc[self.load_index]
+        self.base_p_mw = self.params["base_p_mw"]
+        if self.base_p_mw is None:
+            self.base_p_mw = float(load.p_mw)
+        self.tan_phi = float(load.q_mvar / load.p_mw) if load.p_mw else 0.0
+        grid.net.load.loc[self.load_index, "name"] = self.name
+        self.sgen_index = pp.create_sgen(
+            grid.net, self.bus, p_mw=0.0, name=f"{self.name}_pv", type="PV"
+        )
+        p = self.params
+        if p["flex_energy_mwh"] > p["flex_max_p_mw"] * 24.0:
+            raise ConfigError(
+                f"nodes.{self.name}.flex_energy_mwh: {p['flex_energy_mwh']} MWh cannot be "
+                f"delivered in a day at flex_max_p_mw={p['flex_max_p_mw']}"
+            )
+
+    def reset(self, batch_size: int, rng: np.random.Generator) -> None:
+        """Each day starts with the full flexible energy still to deliver."""
+        super().reset(batch_size, rng)
+        self.flex_remaining_mwh = np.full(batch_size, self.params["flex_energy_mwh"])
+
+    def reset_rows(self, rows: np.ndarray, rng: np.random.Generator) -> None:
+        """Restart the given days with the full flexible energy to deliver."""
+        super().reset_rows(rows, rng)
+        self.flex_remaining_mwh[rows] = self.params["flex_energy_mwh"]
+
+    def apply_action(self, action: np.ndarray, ctx: StepContext, inj: Injections) -> None:
+        """Set PV curtailment and flexible consumption."""
+        p = self.params
+        self.curtail_fraction = np.clip(-action[:, 0], 0.0, 1.0)
+        self.pv_mw = p["pv_p_mw"] * ctx.pv_pu * (1.0 - self.curtail_fraction)
+        requested = p["flex_max_p_mw"] * _unit(action[:, 1])
+        self.flex_mw = np.minimum(requested, self.flex_remaining_mwh / ctx.dt_h)
+        self.flex_remaining_mwh = np.maximum(self.flex_remaining_mwh - self.flex_mw * ctx.dt_h, 0.0)
+        self.load_mw = self.base_p_mw * ctx.load_pu + self.flex_mw
+        inj.load_p_mw[:, self.load_index] = self.load_mw
+        inj.load_q_mvar[:, self.load_index] = self.base_p_mw * ctx.load_pu * self.tan_phi
+        inj.sgen_p_mw[:, self.sgen_index] = self.pv_mw
+        self.injection_mw = self.pv_mw - self.load_mw
+
+    def local_features(self, ctx: StepContext) -> np.ndarray:
+        """Available PV, flexible energy still needed and time left."""
+        energy = max(self.params["flex_energy_mwh"], 1e-9)
+        steps_left = (ctx.steps_per_day - ctx.step) / ctx.steps_per_day
+        return np.stack([ctx.pv_pu, self.flex_remaining_mwh / energy, steps_left], axis=1)
+
+    def reward_components(self, ctx: StepContext, pf: PowerFlowResult) -> dict[str, np.ndarray]:
+        """Net energy bill and, on the day's last step, the unmet flexible energy."""
+        unmet = np.where(ctx.is_last_step, self.flex_remaining_mwh, 0.0)
+        return {
+            "energy_eur": -ctx.price_eur_per_mwh * (self.load_mw - self.pv_mw) * ctx.dt_h,
+            "unmet_flex_eur": -self.params["unmet_flex_cost_eur_per_mwh"] * unmet,
+        }
+
+
+def validate_nodes(raw: Any) -> list[dict[str, Any]]:
+    """Check the ``nodes`` list of a config: names, types, buses and parameters.
+
+    Returns a list of ``{"name", "type", "bus", "params"}`` dicts with defaults filled
+    in. Bus existence is checked when the grid is built (it knows the buses).
+    """
+    if not isinstance(raw, list) or not raw:
+        raise ConfigError("nodes: expected a non-empty list of nodes")
+    out, seen = [], set()
+    for i, spec in enumerate(raw):
+        where = f"nodes[{i}]"
+        if not isinstance(spec, Mapping):
+            raise ConfigError(f"{where}: expected a mapping with name, type and bus, got {spec!r}")
+        for required in ("name", "type", "bus"):
+            if required not in spec:
+                raise ConfigError(f"{where}.{required}: missing")
+        name = spec["name"]
+        if not isinstance(name, str) or not name.isidentifier():
+            raise ConfigError(f"{where}.name: must be an identifier-like string, got {name!r}")
+        if name in seen:
+            raise ConfigError(f"nodes.{name}: the name is used twice")
+        seen.add(name)
+        type_name = spec["type"]
+        if type_name not in NODE_TYPES:
+            import difflib
+
+            close = difflib.get_close_matches(str(type_name), list(NODE_TYPES), n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            known = ", ".join(sorted(NODE_TYPES))
+            raise ConfigError(
+                f"nodes.{name}.type: unknown node type {type_name!r}{hint}; known: {known}"
+            )
+        cls = NODE_TYPES[type_name]
+        bus = spec["bus"]
+        if isinstance(bus, bool) or not isinstance(bus, int):
+            raise ConfigError(f"nodes.{name}.bus: expected a bus index (integer), got {bus!r}")
+        params = {}
+        valid = ["name", "type", "bus", *cls.PARAMS]
+        for key in spec:
+            if key not in valid:
+                import difflib
+
+                close = difflib.get_close_matches(str(key), valid, n=1, cutoff=0.5)
+                hint = f" (did you mean 'nodes.{name}.{close[0]}'?)" if close else ""
+                raise ConfigError(f"nodes.{name}.{key}: unknown key for a {type_name}{hint}")
+        for key, field in cls.PARAMS.items():
+            value = spec.get(key, field.default)
+            params[key] = field.check(f"nodes.{name}.{key}", value)
+        out.append({"name": name, "type": type_name, "bus": bus, "params": params})
+    return out
+
+
+def make_node(spec: Mapping[str, Any]) -> Node:
+    """Instantiate the node described by a validated spec."""
+    return NODE_TYPES[spec["type"]](spec["name"], spec["bus"], spec["params"])
