@@ -37,6 +37,64 @@ def _simulate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _train(args: argparse.Namespace) -> int:
+    from gridppo.simulate import kpi_table
+    from gridppo.trainer import Trainer
+
+    trainer = Trainer.from_config(args.config, args.set, run_name=args.run_name)
+    cfg = trainer.config["train"]
+    print(
+        f"Training {len(trainer.env.agents)} agents for {cfg['total_updates']} updates "
+        f"({cfg['num_days']} days x {cfg['rollout_steps']} steps each); run '{trainer.run_name}'"
+    )
+    summary = trainer.train(progress_bar=not args.quiet)
+    curve = trainer.save_learning_curve()
+    print(
+        f"Done: {summary['updates']} updates, {summary['global_step']:,} environment steps in "
+        f"{summary['wall_time_s']:.1f} s ({summary['steps_per_s']:,.0f} steps/s while training)"
+    )
+    final = trainer.evaluate()
+    print("\nEvaluation days, means per day:")
+    print(kpi_table([final, *trainer.evaluate_baselines().values()]))
+    print(f"\nLogs:        {trainer.log_dir}  (metrics.csv, TensorBoard, config.yaml)")
+    print(f"Checkpoints: {trainer.checkpoint_dir}  (best.pt, last.pt)")
+    print(f"Learning curve: {curve}")
+    return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from gridppo.env import BatchedGridEnv
+    from gridppo.policies import make_baseline
+    from gridppo.simulate import kpi_table, run_days
+    from gridppo.trainer import TrainedPolicy
+
+    policy, cfg = TrainedPolicy.from_checkpoint(args.checkpoint)
+    days = cfg["time"]["train_days"] + np.arange(min(args.days, cfg["time"]["eval_days"]))
+    env = BatchedGridEnv(cfg, batch_size=len(days), mode="eval", autoreset=False)
+    results = [run_days(policy, env, days=days)]
+    baselines = ["random", "heuristic"] + ([] if args.no_opf else ["opf"])
+    for name in baselines:
+        if name == "opf":
+            print(f"Solving the AC-OPF reference for {len(days)} day(s)...", flush=True)
+        results.append(run_days(make_baseline(name, env, seed=cfg["seed"]), env, days=days))
+    print(f"Checkpoint {args.checkpoint} on {len(days)} evaluation day(s), means per day:")
+    print(kpi_table(results))
+    names = [r.policy for r in results]
+    width = max(12, *(len(n) + 2 for n in names))
+    for title, key in (
+        ("Reward per agent", "agent_reward"),
+        ("Reward per type (mean)", "type_reward"),
+    ):
+        print(f"\n{title} (EUR per day):")
+        print("".ljust(20) + "".join(n.rjust(width) for n in names))
+        for row in getattr(results[0], key):
+            values = "".join(f"{getattr(r, key)[row]:,.0f}".rjust(width) for r in results)
+            print(row.ljust(20) + values)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser, with one sub-command per task."""
     parser = argparse.ArgumentParser(prog="gridppo", description=__doc__.splitlines()[0])
@@ -58,6 +116,20 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--days", type=int, default=1, help="number of evaluation days (default 1)")
     sim.add_argument("--plot", default="outputs/simulate_day.png", help="where to save the plot")
     sim.set_defaults(func=_simulate)
+
+    train = sub.add_parser("train", help="train one PPO agent per node")
+    common(train)
+    train.add_argument("--run-name", default=None, help="name of the run (default: time-stamped)")
+    train.add_argument("--quiet", action="store_true", help="no progress bar")
+    train.set_defaults(func=_train)
+
+    ev = sub.add_parser("evaluate", help="compare a trained policy with the baselines")
+    ev.add_argument(
+        "--checkpoint", required=True, help="a checkpoint, e.g. checkpoints/RUN/best.pt"
+    )
+    ev.add_argument("--days", type=int, default=10, help="number of evaluation days (default 10)")
+    ev.add_argument("--no-opf", action="store_true", help="skip the (slow) AC-OPF reference")
+    ev.set_defaults(func=_evaluate)
     return parser
 
 

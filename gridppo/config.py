@@ -203,6 +203,52 @@ SCHEMA: dict[str, dict[str, Field]] = {
             5000.0, "float", "Penalty when the power flow does not converge.", 0.0, 1e8
         ),
     },
+    "ppo": {
+        "parameter_sharing": Field(
+            "none",
+            "choice",
+            "none: one network per node (IPPO); per_type: one network per node type.",
+            choices=("none", "per_type"),
+        ),
+        "hidden_sizes": Field([32, 32], "int_list", "Hidden layer widths of actor and critic."),
+        "lr": Field(3e-4, "float", "Adam learning rate.", 0.0, 1.0, low_exclusive=True),
+        "anneal_lr": Field(True, "bool", "Decay the learning rate linearly to 0 over training."),
+        "gamma": Field(0.99, "float", "Discount factor.", 0.0, 1.0),
+        "gae_lambda": Field(0.95, "float", "GAE lambda (bias-variance trade-off).", 0.0, 1.0),
+        "clip_coef": Field(
+            0.2, "float", "PPO clip range for the probability ratio.", 0.0, 1.0, low_exclusive=True
+        ),
+        "clip_vloss": Field(False, "bool", "Clip the value loss around the old values."),
+        "ent_coef": Field(0.0, "float", "Entropy bonus coefficient.", 0.0, 1.0),
+        "vf_coef": Field(0.5, "float", "Value loss coefficient.", 0.0, 10.0),
+        "max_grad_norm": Field(
+            0.5, "float", "Global gradient-norm clip.", 0.0, 100.0, low_exclusive=True
+        ),
+        "update_epochs": Field(4, "int", "Passes over each rollout per update.", 1, 100),
+        "num_minibatches": Field(4, "int", "Minibatches per epoch.", 1, 1024),
+        "target_kl": Field(
+            None, "float_or_none", "Stop an update early above this KL (null: never).", 0.0, 10.0
+        ),
+        "norm_adv": Field(True, "bool", "Normalise advantages per minibatch."),
+        "norm_obs": Field(True, "bool", "Normalise observations with running statistics."),
+        "norm_reward": Field(True, "bool", "Scale rewards by the running std of the return."),
+        "init_log_std": Field(
+            0.0, "float", "Initial log standard deviation of the actions.", -5.0, 2.0
+        ),
+    },
+    "train": {
+        "total_updates": Field(100, "int", "Number of PPO updates (rollout + learning).", 1, 10**7),
+        "num_days": Field(64, "int", "Days simulated in parallel (B).", 1, 4096),
+        "rollout_steps": Field(24, "int", "Steps per day per rollout.", 1, 10000),
+        "eval_interval": Field(10, "int", "Evaluate every this many updates.", 1, 10**7),
+        "checkpoint_interval": Field(25, "int", "Keep a numbered checkpoint this often.", 1, 10**7),
+        "log_dir": Field("logs", "str", "Where run logs go (one folder per run)."),
+        "checkpoint_dir": Field("checkpoints", "str", "Where checkpoints go (one folder per run)."),
+        "tensorboard": Field(True, "bool", "Also write TensorBoard event files."),
+        "torch_threads": Field(
+            1, "int", "CPU threads for torch (small networks: 1 is fastest).", 1, 256
+        ),
+    },
 }
 
 
