@@ -3,16 +3,26 @@
 Start with::
 
     from gridppo import load_config, PowerGrid, GridEnv
+    from gridppo import Trainer, PPOAgent, Policy, RolloutBuffer
 """
 
 from gridppo.config import ConfigError, load_config
+from gridppo.ensemble import AgentEnsemble
 from gridppo.env import ActionError, BatchedGridEnv, GridEnv
 from gridppo.grid import PowerGrid
+from gridppo.ppo import Policy, PPOAgent, RolloutBuffer
+from gridppo.trainer import TrainedPolicy, Trainer
 
 __version__ = "0.1.0"
 
 __all__ = [
     "ActionError",
+    "AgentEnsemble",
+    "PPOAgent",
+    "Policy",
+    "RolloutBuffer",
+    "TrainedPolicy",
+    "Trainer",
     "BatchedGridEnv",
     "ConfigError",
     "GridEnv",
