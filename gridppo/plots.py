@@ -937,9 +937,15 @@ def _agents_in(data: Mapping[str, np.ndarray], prefix: str, types: Mapping[str, 
 
 
 def _type_of(name: str, types: Mapping[str, str]) -> str:
-    """An agent's type: from ``types``, else from a name like ``battery_3``."""
+    """An agent's type: from ``types``, else from a name like ``battery_3``.
+
+    A learner shared by a whole type (parameter sharing) logs under the type's name,
+    which is its own type.
+    """
     if name in types:
         return types[name]
+    if name in NODE_STYLE or name in set(types.values()):
+        return name
     guess = name.rsplit("_", 1)[0]
     if guess in NODE_STYLE:
         return guess

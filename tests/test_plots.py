@@ -264,3 +264,14 @@ def test_day_overview_still_draws_four_panels(env, heuristic):
     fig = plot_day_overview(heuristic.record, env.nodes)
     assert len(fig.axes) == 4
     assert len(fig.axes[0].get_lines()[0].get_xdata()) == env.steps_per_day
+
+
+def test_training_curves_with_one_learner_per_type(tmp_path):
+    """With parameter sharing the trainer logs losses under the type's name."""
+    rows = [
+        {"update": u, "global_step": 10 * u, "losses/entropy/battery": 1.0 - 0.1 * u}
+        for u in range(1, 4)
+    ]
+    fig = plot_training_curves(rows, by="type", metric="entropy", agent_types=AGENTS)
+    assert list(fig.gridppo["lines"]) == ["battery"]
+    assert np.allclose(fig.gridppo["lines"]["battery"].get_ydata(), [0.9, 0.8, 0.7])
