@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     from gridppo.nodes import Node
 
 __all__ = [
+    "plot_learning_curve",
     "IEEE14_LAYOUT",
     "NODE_STYLE",
     "OVERLOAD_COLOR",
@@ -1262,4 +1263,39 @@ def plot_day_overview(record: DayRecord, nodes: list, day_column: int = 0) -> Fi
     ax.set_xlim(0, 24)
     for ax in axes:
         ax.grid(alpha=0.3)
+    return fig
+
+
+def plot_learning_curve(
+    eval_history: list[dict],
+    baselines: dict[str, dict] | None = None,
+    kpi: str = "system_cost_eur",
+    ax: Axes | None = None,
+) -> Figure:
+    """One KPI on the evaluation days over training, beside the baselines' values.
+
+    ``eval_history`` is :attr:`gridppo.trainer.Trainer.eval_history` (dicts with
+    ``update`` and the KPIs); ``baselines`` maps a policy name to its KPI dict (e.g.
+    ``{name: result.kpis for name, result in trainer.evaluate_baselines().items()}``).
+    """
+    fig, ax = _new_axes(ax, figsize=(7, 4))
+    updates = [e["update"] for e in eval_history]
+    ax.plot(updates, [e[kpi] for e in eval_history], "o-", color="tab:blue", label="IPPO")
+    styles = ("--", ":", "-.")
+    for i, (name, kpis) in enumerate((baselines or {}).items()):
+        ax.axhline(kpis[kpi], ls=styles[i % len(styles)], color="grey", label=name)
+        ax.annotate(
+            name,
+            (1.0, kpis[kpi]),
+            xycoords=("axes fraction", "data"),
+            fontsize=8,
+            ha="right",
+            va="bottom",
+            color="grey",
+        )
+    ax.set_xlabel("update")
+    ax.set_ylabel(f"{kpi} on evaluation days")
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    fig.gridppo = {"ippo_line": ax.lines[0]}
     return fig

@@ -426,21 +426,14 @@ class Trainer:
     def save_learning_curve(self, path: str | os.PathLike | None = None) -> Path:
         """Save the evaluation cost over training beside the baselines as a PNG
         (default ``<log_dir>/learning_curve.png``); returns the path."""
-        import matplotlib
-
-        matplotlib.use("Agg", force=False)
         import matplotlib.pyplot as plt
+
+        from gridppo.plots import plot_learning_curve
 
         path = Path(path) if path else self.log_dir / "learning_curve.png"
         path.parent.mkdir(parents=True, exist_ok=True)
-        fig, ax = plt.subplots(figsize=(7, 4), constrained_layout=True)
-        updates = [e["update"] for e in self.eval_history]
-        ax.plot(updates, [e["system_cost_eur"] for e in self.eval_history], "o-", label="IPPO")
-        for (name, result), style in zip(self.baselines.items(), ("--", ":"), strict=False):
-            ax.axhline(result.kpis["system_cost_eur"], ls=style, color="grey", label=name)
-        ax.set_xlabel("update")
-        ax.set_ylabel("system cost on evaluation days (EUR/day)")
-        ax.legend()
+        baselines = {name: result.kpis for name, result in self.baselines.items()}
+        fig = plot_learning_curve(self.eval_history, baselines)
         fig.savefig(path, dpi=100)
         plt.close(fig)
         return path

@@ -1,0 +1,167 @@
+"""The trainer: learning on a one-agent task, checkpoints, determinism, logs, the CLI."""
+
+from __future__ import annotations
+
+import csv
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from gridppo.cli import main
+from gridppo.config import load_config
+from gridppo.trainer import TrainedPolicy, Trainer
+
+TINY = {
+    "train.num_days": 4,
+    "train.total_updates": 3,
+    "train.eval_interval": 2,
+    "train.checkpoint_interval": 2,
+    "train.tensorboard": False,
+    "time.train_days": 20,
+    "time.eval_days": 2,
+}
+
+
+def single_battery_config(**overrides) -> dict:
+    """The default grid with one agent, battery_3, and no shared grid penalty, so its
+    reward is its own arbitrage profit."""
+    cfg = load_config(None, {**overrides, "reward.grid_penalty_weight": 0.0})
+    raw = {k: v for k, v in cfg.items() if k != "nodes"}
+    raw["nodes"] = [
+        {"name": n["name"], "type": n["type"], "bus": n["bus"], **n["params"]}
+        for n in cfg["nodes"]
+        if n["name"] == "battery_3"
+    ]
+    return load_config(raw)
+
+
+def test_battery_learns_to_charge_when_cheap(tmp_path):
+    cfg = single_battery_config(
+        **{
+            "train.total_updates": 30,
+            "train.num_days": 16,
+            "train.eval_interval": 10,
+            "train.tensorboard": False,
+            "time.train_days": 50,
+            "time.eval_days": 5,
+        }
+    )
+    trainer = Trainer(cfg, run_name="battery", root=tmp_path)
+    before = trainer.evaluate().kpis["team_reward"]
+    trainer.train(progress_bar=False)
+    after = trainer.evaluate(record=True)
+    # Idle earns ~0; arbitrage over a day's price spread earns thousands of EUR.
+    assert before < 500
+    assert after.kpis["team_reward"] > 2000
+    prices = after.record.price_eur_per_mwh.ravel()
+    actions = after.record.actions["battery_3"][..., 0].ravel()
+    assert np.corrcoef(prices, actions)[0, 1] < -0.5  # charges (a > 0) when cheap
+
+
+def test_same_seed_gives_identical_metrics(tmp_path):
+    histories = []
+    for run in ("a", "b"):
+        trainer = Trainer.from_config(None, TINY, run_name=run, root=tmp_path)
+        trainer.train(progress_bar=False)
+        histories.append(trainer.history)
+    timing = ("time_s", "charts/steps_per_s")
+    for row_a, row_b in zip(*histories, strict=True):
+        for key, value in row_a.items():
+            if key in timing:
+                continue
+            assert value == row_b[key] or (math.isnan(value) and math.isnan(row_b[key])), key
+
+
+def test_checkpoint_load_gives_identical_actions(tmp_path):
+    trainer = Trainer.from_config(None, TINY, run_name="ckpt", root=tmp_path)
+    trainer.train(progress_bar=False)
+    path = trainer.checkpoint_dir / "last.pt"
+    # Tensors and plain data only: loadable with weights_only=True.
+    state = torch.load(path, weights_only=True)
+    assert state["update"] == 3
+    loaded, cfg = TrainedPolicy.from_checkpoint(path)
+    assert cfg["seed"] == trainer.config["seed"]
+    env = trainer.eval_env
+    obs, _ = env.reset(days=env.grid.profiles.eval_days)
+    expected = trainer.policy().act(obs, env)
+    got = loaded.act(obs, env)
+    for name in expected:
+        np.testing.assert_array_equal(expected[name], got[name])
+
+
+def test_parameter_sharing_per_type_has_one_learner_per_type(tmp_path):
+    trainer = Trainer.from_config(
+        None,
+        {**TINY, "ppo.parameter_sharing": "per_type", "train.total_updates": 2},
+        run_name="shared",
+        root=tmp_path,
+    )
+    assert set(trainer.learners.groups) == {"producer", "consumer", "battery", "business"}
+    trainer.train(progress_bar=False)
+    # Members of a type act with one network: same observation, same action.
+    obs, _ = trainer.eval_env.reset(days=trainer.eval_env.grid.profiles.eval_days)
+    same = {name: obs["consumer_1"] for name in obs if name.startswith("consumer")}
+    actions = trainer.learners.act({**obs, **same}, deterministic=True, learn=False)
+    # (Equal up to rounding: a matrix product may round rows differently by position.)
+    np.testing.assert_allclose(actions["consumer_1"], actions["consumer_12"], atol=1e-6)
+    assert not np.allclose(actions["consumer_1"], actions["producer_1"], atol=1e-3)
+
+
+def test_target_kl_stops_updates_early(tmp_path):
+    trainer = Trainer.from_config(
+        None,
+        {**TINY, "ppo.target_kl": 1e-9, "train.total_updates": 1},
+        run_name="kl",
+        root=tmp_path,
+    )
+    epochs = []
+    for agent in trainer.learners.agents.values():
+        step = agent.optimizer.step
+        agent.optimizer.step = lambda *a, _s=step, **k: (epochs.append(1), _s(*a, **k))[1]
+    trainer.train(progress_bar=False)
+    # With a tiny target every learner stops after its first epoch.
+    cfg = trainer.config["ppo"]
+    assert len(epochs) == len(trainer.learners.agents) * cfg["num_minibatches"]
+
+
+def test_callbacks_fire_with_their_payloads(tmp_path):
+    trainer = Trainer.from_config(None, TINY, run_name="cb", root=tmp_path)
+    seen: dict[str, list] = {"on_update": [], "on_eval": [], "on_train_end": []}
+    for event in seen:
+        trainer.add_callback(event, lambda tr, payload, e=event: seen[e].append(payload))
+    trainer.train(progress_bar=False)
+    assert [row["update"] for row in seen["on_update"]] == [1.0, 2.0, 3.0]
+    assert len(seen["on_eval"]) == 2  # at update 2 (interval) and 3 (the end)
+    assert set(seen["on_eval"][0]) == {"ippo", "random", "heuristic"}
+    assert seen["on_train_end"][0]["updates"] == 3
+    with pytest.raises(ValueError, match="unknown event"):
+        trainer.add_callback("on_banana", print)
+
+
+def test_cli_train_writes_logs_and_checkpoints(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    sets = [f"{k}={v}" for k, v in {**TINY, "train.tensorboard": True}.items()]
+    args = ["train", "--run-name", "cli", "--quiet"] + [a for s in sets for a in ("--set", s)]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    log_dir, ckpt_dir = tmp_path / "logs" / "cli", tmp_path / "checkpoints" / "cli"
+    assert str(log_dir) in out or "logs/cli" in out
+    assert "system_cost_eur" in out and "heuristic" in out
+    with open(log_dir / "metrics.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [int(float(r["update"])) for r in rows] == [1, 2, 3]
+    assert "losses/approx_kl/battery_3" in rows[0] and "grid/max_loading_percent" in rows[0]
+    assert rows[1]["eval/system_cost_eur"] != "" and rows[0]["eval/system_cost_eur"] == ""
+    assert (log_dir / "config.yaml").is_file()
+    assert list(log_dir.glob("events.out.tfevents.*"))
+    assert (log_dir / "learning_curve.png").is_file()
+    for name in ("best.pt", "last.pt", "update_000002.pt"):
+        assert (ckpt_dir / name).is_file(), name
+    assert (
+        main(["evaluate", "--checkpoint", str(ckpt_dir / "best.pt"), "--days", "1", "--no-opf"])
+        == 0
+    )
+    out = capsys.readouterr().out
+    assert "ippo" in out and "Reward per type" in out and "battery" in out
