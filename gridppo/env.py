@@ -325,13 +325,16 @@ class GridEnv(ParallelEnv):
         """Apply one action per agent and advance the day by one step."""
         if not self.agents:
             raise RuntimeError("step() called after the day ended; call reset() first")
-        batched = {
-            a: np.asarray(actions[a])[None, :] if a in actions else None
-            for a in self.possible_agents
-        }
-        missing = [a for a, v in batched.items() if v is None]
+        missing = [a for a in self.possible_agents if a not in actions]
         if missing:
             raise ActionError(f"actions: missing for agent(s) {', '.join(missing)}")
+        batched = {}
+        for a in self.possible_agents:
+            action = np.asarray(actions[a])
+            want = self.action_space(a).shape
+            if action.shape != want:
+                raise ActionError(f"actions[{a!r}]: expected shape {want}, got {action.shape}")
+            batched[a] = action[None, :]
         obs, rew, term, trunc, info = self.batched.step(batched)
         metrics = {k: float(v[0]) for k, v in info["metrics"].items()}
         infos = {}

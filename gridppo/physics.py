@@ -198,6 +198,7 @@ class FastBackend:
             np.complex128
         )
         self.v_init = self.flat_start.copy()
+        self._batch_size: int | None = None
 
     def solve(self, injections: Injections) -> PowerFlowResult:
         """Solve every scenario of the batch in one call to the C++ solver."""
@@ -207,6 +208,11 @@ class FastBackend:
         load_p = np.concatenate([injections.load_p_mw, injections.storage_p_mw], axis=1)
         load_q = np.concatenate([injections.load_q_mvar, np.zeros((batch, self.n_storage))], axis=1)
         sweep = self.sweep
+        if batch != self._batch_size:
+            # The C++ sweep fixes its number of scenarios at its first call; a grid
+            # shared by environments of different batch sizes starts it afresh.
+            sweep.clear()
+            self._batch_size = batch
         sweep.modify_gen_p(np.ascontiguousarray(gen_p))
         if self.n_sgen:
             sweep.modify_sgen_p(np.ascontiguousarray(injections.sgen_p_mw, dtype=np.float64))

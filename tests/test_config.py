@@ -1,0 +1,309 @@
+"""Configuration: the shipped YAML, the schema, overrides and one-line errors."""
+
+from __future__ import annotations
+
+import copy
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from gridppo import ConfigError, PowerGrid, load_config
+from gridppo.cli import main
+from gridppo.config import DEFAULT_CONFIG_PATH, SCHEMA
+from gridppo.nodes import NODE_TYPES
+
+REPO = Path(__file__).resolve().parents[1]
+SHIPPED_CONFIG = REPO / "configs" / "default.yaml"
+KEY_LINE = re.compile(r"^(?P<indent> *)(?P<item>- )?(?P<key>[A-Za-z_][A-Za-z0-9_]*):(?P<rest>.*)$")
+
+
+@pytest.fixture(scope="module")
+def raw_default() -> dict[str, Any]:
+    """The shipped YAML, parsed but not validated."""
+    return yaml.safe_load(SHIPPED_CONFIG.read_text())
+
+
+def config_error(raw: dict[str, Any] | None = None, overrides: list[str] | None = None) -> str:
+    """Load a bad config (and build its grid) and return the ConfigError message.
+
+    Fails the test if no ConfigError is raised or if the message is not one line.
+    """
+    with pytest.raises(ConfigError) as info:
+        cfg = load_config(raw, overrides)
+        PowerGrid(cfg)  # some problems (buses, clashes) show only against the grid
+    message = str(info.value)
+    assert "\n" not in message, f"not one line: {message!r}"
+    assert message.strip() == message and message
+    return message
+
+
+def with_node(raw: dict[str, Any], name: str, **changes: Any) -> dict[str, Any]:
+    """A copy of ``raw`` with the node called ``name`` changed."""
+    out = copy.deepcopy(raw)
+    for node in out["nodes"]:
+        if node["name"] == name:
+            node.update(changes)
+            return out
+    raise KeyError(name)
+
+
+# -- the shipped file ------------------------------------------------------------------
+
+
+def test_shipped_config_loads_and_matches_the_packaged_copy() -> None:
+    cfg = load_config(SHIPPED_CONFIG)
+    assert cfg == load_config(None)
+    assert len(cfg["nodes"]) == 17
+    # The package ships the same file, so `load_config(None)` is configs/default.yaml.
+    assert DEFAULT_CONFIG_PATH.read_text() == SHIPPED_CONFIG.read_text()
+
+
+def test_shipped_config_keys_equal_the_schema(raw_default: dict[str, Any]) -> None:
+    sections = {name for name in SCHEMA if name}
+    top_level = set(SCHEMA[""]) | sections | {"nodes"}
+    assert set(raw_default) == top_level
+    for section in sections:
+        assert set(raw_default[section]) == set(SCHEMA[section]), section
+    for node in raw_default["nodes"]:
+        params = set(node) - {"name", "type", "bus"}
+        assert params <= set(NODE_TYPES[node["type"]].PARAMS), node["name"]
+
+
+def test_shipped_config_values_are_the_schema_defaults_or_valid(
+    raw_default: dict[str, Any],
+) -> None:
+    for section, fields in SCHEMA.items():
+        given = raw_default if not section else raw_default[section]
+        for key, field in fields.items():
+            field.check(f"{section}.{key}", given[key])  # raises ConfigError if invalid
+
+
+def test_every_setting_in_the_shipped_config_has_a_comment_above() -> None:
+    """Rule: in the schema sections every scalar key has a comment line directly above;
+    in ``nodes`` every parameter other than name/type/bus sits under a comment within
+    its node entry, and the first node of each type has a comment above it."""
+    lines = SHIPPED_CONFIG.read_text().splitlines()
+    section = None
+    node_start = None
+    types_seen: set[str] = set()
+    missing = []
+    for i, line in enumerate(lines):
+        match = KEY_LINE.match(line)
+        if not match:
+            continue
+        indent, item, key, rest = (
+            len(match["indent"]),
+            match["item"],
+            match["key"],
+            match["rest"].strip(),
+        )
+        above = lines[i - 1].strip() if i else ""
+        if indent == 0:
+            section = key
+            if rest and not above.startswith("#"):
+                missing.append(key)  # a top-level scalar such as seed
+            if key == "nodes" and not above.startswith("#"):
+                missing.append(key)
+            continue
+        if section != "nodes":
+            if not above.startswith("#"):
+                missing.append(f"{section}.{key}")
+            continue
+        if item:  # "- name: ..." opens a node entry
+            node_start = i
+            continue
+        if key == "type" and rest not in types_seen:
+            types_seen.add(rest)
+            opener = lines[node_start - 1].strip()
+            if not opener.startswith("#"):
+                missing.append(f"nodes[{rest}] (first node of its type)")
+        if key in ("type", "bus"):
+            continue
+        block = [entry.strip() for entry in lines[node_start + 1 : i]]
+        if not any(entry.startswith("#") for entry in block):
+            missing.append(f"nodes.{key} (line {i + 1})")
+    assert not missing, f"keys without a comment above: {missing}"
+    assert types_seen == {"producer", "consumer", "battery", "business"}
+
+
+# -- bad configs -------------------------------------------------------------------------
+
+
+def test_unknown_node_type_suggests_the_nearest(raw_default: dict[str, Any]) -> None:
+    message = config_error(with_node(raw_default, "battery_3", type="baterry"))
+    assert message.startswith("nodes.battery_3.type:")
+    assert "unknown node type 'baterry'" in message
+    assert "did you mean 'battery'" in message
+
+
+def test_bus_that_does_not_exist(raw_default: dict[str, Any]) -> None:
+    message = config_error(with_node(raw_default, "battery_3", bus=99))
+    assert message.startswith("nodes.battery_3.bus:")
+    assert "99" in message and "does not exist" in message
+
+
+def test_negative_capacity(raw_default: dict[str, Any]) -> None:
+    message = config_error(with_node(raw_default, "battery_3", capacity_mwh=-5))
+    assert message.startswith("nodes.battery_3.capacity_mwh:")
+    assert "greater than 0" in message and "-5" in message
+
+
+@pytest.mark.parametrize(
+    ("where", "wrong", "right"),
+    [
+        ("grid", "max_vm_p", "grid.max_vm_pu"),
+        ("time", "steps_per_dya", "time.steps_per_day"),
+    ],
+)
+def test_unknown_key_suggests_the_nearest(
+    raw_default: dict[str, Any], where: str, wrong: str, right: str
+) -> None:
+    raw = copy.deepcopy(raw_default)
+    raw[where][wrong] = 1.0
+    message = config_error(raw)
+    assert message.startswith(f"{where}.{wrong}: unknown key")
+    assert f"did you mean '{right}'" in message
+    # The same key given on the command line.
+    message = config_error(None, [f"{where}.{wrong}=1.0"])
+    assert f"did you mean '{right}'" in message
+
+
+def test_unknown_node_parameter_suggests_the_nearest(raw_default: dict[str, Any]) -> None:
+    message = config_error(with_node(raw_default, "battery_3", capacity_mw=5.0))
+    assert message.startswith("nodes.battery_3.capacity_mw:")
+    assert "did you mean 'nodes.battery_3.capacity_mwh'" in message
+
+
+@pytest.mark.parametrize(
+    ("override", "key", "problem"),
+    [
+        ("grid.max_iterations=many", "grid.max_iterations", "expected an integer"),
+        ("grid.max_iterations=2.5", "grid.max_iterations", "expected an integer"),
+        ("grid.min_vm_pu=low", "grid.min_vm_pu", "expected a number"),
+        ("grid.power_flow_backend=gpu", "grid.power_flow_backend", "is not one of"),
+        ("seed=true", "seed", "expected an integer"),
+        ("nodes.battery_3.max_p_mw=[1, 2]", "nodes.battery_3.max_p_mw", "expected a number"),
+        ("nodes.battery_3.bus=three", "nodes.battery_3.bus", "expected a bus index"),
+        ("time.steps_per_day=7", "time.steps_per_day", "must divide 1440"),
+        ("grid.max_vm_pu=2.0", "grid.max_vm_pu", "must be at most"),
+    ],
+)
+def test_wrong_type_or_range(override: str, key: str, problem: str) -> None:
+    message = config_error(None, [override])
+    assert message.startswith(f"{key}:")
+    assert problem in message
+
+
+def test_min_voltage_must_be_below_max() -> None:
+    # Each limit is in range on its own (min <= 1.0 <= max); together they leave no band.
+    message = config_error(None, ["grid.min_vm_pu=1.0", "grid.max_vm_pu=1.0"])
+    assert message.startswith("grid.min_vm_pu:")
+    assert "must be below grid.max_vm_pu" in message
+
+
+def test_duplicate_node_names(raw_default: dict[str, Any]) -> None:
+    raw = copy.deepcopy(raw_default)
+    raw["nodes"].append({"name": "consumer_4", "type": "battery", "bus": 6})
+    message = config_error(raw)
+    assert message.startswith("nodes.consumer_4:")
+    assert "used twice" in message
+
+
+def test_two_consumers_on_one_bus(raw_default: dict[str, Any]) -> None:
+    raw = copy.deepcopy(raw_default)
+    raw["nodes"].append({"name": "consumer_1b", "type": "consumer", "bus": 1})
+    message = config_error(raw)
+    assert message.startswith("nodes.consumer_1b.bus:")
+    assert "already owned by another node" in message
+
+
+def test_consumer_where_there_is_no_load(raw_default: dict[str, Any]) -> None:
+    raw = copy.deepcopy(raw_default)
+    raw["nodes"].append({"name": "consumer_0", "type": "consumer", "bus": 0})
+    message = config_error(raw)
+    assert message.startswith("nodes.consumer_0.bus:") and "has no load" in message
+
+
+def test_missing_nodes_and_missing_file(tmp_path: Path, raw_default: dict[str, Any]) -> None:
+    raw = {k: v for k, v in raw_default.items() if k != "nodes"}
+    assert config_error(raw).startswith("nodes:")
+    with pytest.raises(ConfigError, match=r"^config: no such file"):
+        load_config(tmp_path / "nope.yaml")
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("grid: [unclosed\n")
+    with pytest.raises(ConfigError, match=r"^config: .* is not valid YAML") as info:
+        load_config(broken)
+    assert "\n" not in str(info.value)
+
+
+# -- overrides ---------------------------------------------------------------------------
+
+
+def test_dotted_overrides() -> None:
+    cfg = load_config(
+        None,
+        overrides=[
+            "grid.max_vm_pu=1.04",
+            "nodes.battery_3.max_p_mw=30",
+            "time.profiles_csv=null",
+            "seed=7",
+        ],
+    )
+    assert cfg["grid"]["max_vm_pu"] == 1.04
+    assert cfg["seed"] == 7
+    assert cfg["time"]["profiles_csv"] is None
+    battery = next(n for n in cfg["nodes"] if n["name"] == "battery_3")
+    assert battery["params"]["max_p_mw"] == 30.0
+    assert isinstance(battery["params"]["max_p_mw"], float)
+    # Nothing else changed.
+    default = load_config(None)
+    assert cfg["grid"]["min_vm_pu"] == default["grid"]["min_vm_pu"]
+    other = next(n for n in cfg["nodes"] if n["name"] == "battery_8")
+    assert other == next(n for n in default["nodes"] if n["name"] == "battery_8")
+    # A mapping works as well as KEY=VALUE strings.
+    assert load_config(None, {"grid.max_vm_pu": 1.04}) == load_config(None, ["grid.max_vm_pu=1.04"])
+
+
+def test_bad_overrides() -> None:
+    message = config_error(None, ["nodes.batery_3.max_p_mw=30"])
+    assert message.startswith("nodes.batery_3.max_p_mw:")
+    assert "did you mean 'battery_3'" in message
+    assert config_error(None, ["grid.max_vm_pu"]).startswith("grid.max_vm_pu:")
+    assert config_error(None, ["nodes.battery_3=1"]).startswith("nodes.battery_3:")
+
+
+def test_overrides_reach_the_grid() -> None:
+    grid = PowerGrid(load_config(None, ["nodes.battery_3.max_p_mw=30", "grid.max_vm_pu=1.04"]))
+    assert grid.node("battery_3").params["max_p_mw"] == 30.0
+    storage = grid.net.storage.loc[grid.node("battery_3").storage_index]
+    assert storage.max_p_mw == 30.0 and storage.min_p_mw == -30.0
+    assert (grid.net.bus.max_vm_pu == 1.04).all()
+
+
+# -- the command line --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("argv", "needle"),
+    [
+        (["--set", "grid.max_vm_p=1.04"], "did you mean 'grid.max_vm_pu'"),
+        (["--set", "nodes.battery_3.bus=99"], "does not exist"),
+        (["--set", "nodes.battery_3.capacity_mwh=-5"], "capacity_mwh"),
+        (["--config", "no/such/file.yaml"], "no such file"),
+    ],
+)
+def test_cli_reports_config_errors_in_one_line(
+    argv: list[str], needle: str, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    code = main(["simulate", "--days", "1", "--plot", str(tmp_path / "day.png"), *argv])
+    captured = capsys.readouterr()
+    assert code == 2
+    err = captured.err.strip()
+    assert "\n" not in err, err
+    assert needle in err
+    assert err.startswith("gridppo:")
+    assert "Traceback" not in captured.err + captured.out
+    assert not (tmp_path / "day.png").exists()
