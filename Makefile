@@ -21,7 +21,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 train: $(STAMP)
-	$(VENV)/bin/gridppo simulate --policy heuristic
+	$(VENV)/bin/gridppo train
 
 test: $(STAMP)
 	$(VENV)/bin/ruff check gridppo tests benchmarks
