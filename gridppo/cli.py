@@ -78,7 +78,13 @@ def _evaluate(args: argparse.Namespace) -> int:
     for name in baselines:
         if name == "opf":
             print(f"Solving the AC-OPF reference for {len(days)} day(s)...", flush=True)
-        results.append(run_days(make_baseline(name, env, seed=cfg["seed"]), env, days=days))
+        baseline = make_baseline(name, env, seed=cfg["seed"])
+        results.append(run_days(baseline, env, days=days))
+        if getattr(baseline, "failures", 0):
+            print(
+                f"Note: the OPF was infeasible on {baseline.failures} step(s); there the "
+                "producers stayed at minimum output."
+            )
     print(f"Checkpoint {args.checkpoint} on {len(days)} evaluation day(s), means per day:")
     print(kpi_table(results))
     names = [r.policy for r in results]

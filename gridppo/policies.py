@@ -121,8 +121,9 @@ class OPFPolicy:
 
     With the demand fixed (no shedding, PV uncurtailed, flexible loads spread evenly
     over the day, batteries idle), ``pandapower.runopp`` chooses every producer's
-    output and voltage to minimise fuel cost plus energy bought upstream at the price,
-    subject to voltage and branch limits. It is the cost-optimal *dispatch* for the
+    output to minimise fuel cost plus energy bought upstream at the price, subject to
+    voltage and branch limits, with generator voltages held at their setpoints as in
+    the environment. It is the cost-optimal *dispatch* for the
     same loads; it does not use storage or demand response, so a good multi-agent
     policy can beat it. It solves one OPF per day and step: slow, for evaluation only.
     """
@@ -144,6 +145,13 @@ class OPFPolicy:
                 cp1_eur_per_mw=node.params["cost_eur_per_mwh"],
                 cp2_eur_per_mw2=node.params["cost_eur_per_mw2h"],
             )
+        # The environment holds every generator at its voltage setpoint; the OPF must
+        # too, or its dispatch would be optimal for voltages the agents cannot choose.
+        # Reactive limits are relaxed for the same reason: the environment's power flow
+        # does not enforce them (pandapower's runpp default), so the OPF does not either.
+        for _, gen in net.gen.iterrows():
+            net.bus.loc[gen.bus, ["min_vm_pu", "max_vm_pu"]] = gen.vm_pu
+        net.gen["min_q_mvar"], net.gen["max_q_mvar"] = -1e4, 1e4
         # Unowned generators keep their setpoint.
         owned = {n.gen_index for n in self.producers}
         for idx in net.gen.index:
@@ -153,10 +161,14 @@ class OPFPolicy:
             net, net.ext_grid.index[0], "ext_grid", cp1_eur_per_mw=0
         )
         n_line = len(net.line)
-        net.line["max_loading_percent"] = g["max_loading_percent"]
+        # pandapower limits current, |S| / (sqrt(3) vm vn_kv), while our ratings limit
+        # apparent power |S|: at vm > 1 a current limit lets |S| exceed the rating.
+        # Dividing by the highest allowed voltage makes the OPF's limit imply ours.
+        limit = g["max_loading_percent"] / g["max_vm_pu"]
+        net.line["max_loading_percent"] = limit
         # Transformer loading in pandapower is relative to sn_mva, not to our rating.
         net.trafo["max_loading_percent"] = (
-            g["max_loading_percent"] * grid.branch_rating_mva[n_line:] / net.trafo.sn_mva.values
+            limit * grid.branch_rating_mva[n_line:] / net.trafo.sn_mva.values
         )
         net.ext_grid["max_p_mw"], net.ext_grid["min_p_mw"] = 1e4, -1e4
         net.ext_grid["max_q_mvar"], net.ext_grid["min_q_mvar"] = 1e4, -1e4
@@ -199,7 +211,7 @@ class OPFPolicy:
                     warnings.simplefilter("ignore")
                     pp.runopp(net, numba=True, verbose=False)
                 p_mw = net.res_gen.p_mw.values
-            except Exception:  # an infeasible OPF falls back to the heuristic's choice
+            except Exception:  # an infeasible step keeps producers at minimum output
                 self.failures += 1
                 p_mw = None
             for node in self.producers:
