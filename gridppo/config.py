@@ -210,7 +210,9 @@ SCHEMA: dict[str, dict[str, Field]] = {
             "none: one network per node (IPPO); per_type: one network per node type.",
             choices=("none", "per_type"),
         ),
-        "hidden_sizes": Field([32, 32], "int_list", "Hidden layer widths of actor and critic."),
+        "hidden_sizes": Field(
+            [32, 32], "int_list", "Hidden layer widths of actor and critic.", 1, 4096
+        ),
         "lr": Field(3e-4, "float", "Adam learning rate.", 0.0, 1.0, low_exclusive=True),
         "anneal_lr": Field(True, "bool", "Decay the learning rate linearly to 0 over training."),
         "gamma": Field(0.99, "float", "Discount factor.", 0.0, 1.0),
@@ -225,7 +227,9 @@ SCHEMA: dict[str, dict[str, Field]] = {
             0.5, "float", "Global gradient-norm clip.", 0.0, 100.0, low_exclusive=True
         ),
         "update_epochs": Field(4, "int", "Passes over each rollout per update.", 1, 100),
-        "num_minibatches": Field(4, "int", "Minibatches per epoch.", 1, 1024),
+        "num_minibatches": Field(
+            4, "int", "Minibatches per epoch (at most num_days x rollout_steps).", 1, 1024
+        ),
         "target_kl": Field(
             None, "float_or_none", "Stop an update early above this KL (null: never).", 0.0, 10.0
         ),
@@ -239,7 +243,13 @@ SCHEMA: dict[str, dict[str, Field]] = {
     "train": {
         "total_updates": Field(100, "int", "Number of PPO updates (rollout + learning).", 1, 10**7),
         "num_days": Field(64, "int", "Days simulated in parallel (B).", 1, 4096),
-        "rollout_steps": Field(24, "int", "Steps per day per rollout.", 1, 10000),
+        "rollout_steps": Field(
+            24,
+            "int",
+            "Steps per rollout: time.steps_per_day, a divisor of it or a multiple of it.",
+            1,
+            10000,
+        ),
         "eval_interval": Field(10, "int", "Evaluate every this many updates.", 1, 10**7),
         "checkpoint_interval": Field(25, "int", "Keep a numbered checkpoint this often.", 1, 10**7),
         "log_dir": Field("logs", "str", "Where run logs go (one folder per run)."),
@@ -265,7 +275,13 @@ def _known_keys(sections: Mapping[str, Mapping[str, Field]]) -> list[str]:
 
 
 def _unknown_key_error(key: str, valid: list[str]) -> ConfigError:
-    close = difflib.get_close_matches(key, valid, n=1, cutoff=0.5)
+    close: list[str] = []
+    if "." not in key:
+        # A top-level key is most likely a misspelt section ('trian' -> 'train').
+        top = [v for v in valid if "." not in v] + [s for s in SCHEMA if s]
+        close = difflib.get_close_matches(key, top, n=1, cutoff=0.6)
+    if not close:
+        close = difflib.get_close_matches(key, valid, n=1, cutoff=0.5)
     if not close:
         # Compare the last part alone too: 'ppo.learning_rat' -> 'ppo.learning_rate'.
         tails = {v.split(".")[-1]: v for v in valid}
@@ -330,6 +346,21 @@ def _check_cross_field(cfg: dict[str, Any]) -> None:
     steps = cfg["time"]["steps_per_day"]
     if 1440 % steps:
         raise ConfigError(f"time.steps_per_day: must divide 1440 minutes evenly, got {steps}")
+    train, ppo = cfg["train"], cfg["ppo"]
+    rollout = train["rollout_steps"]
+    # Rollouts cover whole days or equal parts of a day, so every update sees the same
+    # share of each time of day and logs comparable returns.
+    if steps % rollout and rollout % steps:
+        raise ConfigError(
+            f"train.rollout_steps: must divide time.steps_per_day ({steps}) or be a "
+            f"multiple of it, got {rollout}"
+        )
+    samples = train["num_days"] * rollout
+    if ppo["num_minibatches"] > samples:
+        raise ConfigError(
+            f"ppo.num_minibatches: must be at most train.num_days x train.rollout_steps "
+            f"({samples} samples per agent and update), got {ppo['num_minibatches']}"
+        )
     for hook in _CROSS_CHECKS:
         hook(cfg)
 
@@ -364,9 +395,9 @@ def apply_overrides(raw: dict[str, Any], overrides: Mapping[str, Any] | list[str
     if not isinstance(overrides, Mapping):
         pairs = {}
         for item in overrides:
-            if "=" not in item:
+            key, sep, value = str(item).partition("=")
+            if not sep or not key.strip():
                 raise ConfigError(f"{item}: an override must look like KEY=VALUE")
-            key, _, value = item.partition("=")
             pairs[key.strip()] = _parse_value(value.strip())
         overrides = pairs
     valid = _known_keys(all_sections())
@@ -382,6 +413,11 @@ def apply_overrides(raw: dict[str, Any], overrides: Mapping[str, Any] | list[str
                 raise ConfigError(f"{key}: no node named '{parts[1]}'{hint}")
             out["nodes"][names.index(parts[1])][parts[2]] = value
             continue
+        if key in SCHEMA and key:
+            example = next(iter(SCHEMA[key]))
+            raise ConfigError(
+                f"{key}: is a section; override one of its keys, e.g. {key}.{example}=VALUE"
+            )
         if key not in valid:
             raise _unknown_key_error(key, valid)
         if len(parts) == 1:
@@ -390,6 +426,8 @@ def apply_overrides(raw: dict[str, Any], overrides: Mapping[str, Any] | list[str
             section = out.setdefault(parts[0], {})
             if section is None:
                 section = out[parts[0]] = {}
+            if not isinstance(section, dict):
+                raise ConfigError(f"{parts[0]}: expected a mapping, got {section!r}")
             section[parts[1]] = value
     return out
 
@@ -412,12 +450,15 @@ def load_config(
         if not path.is_file():
             raise ConfigError(f"config: no such file '{path}'")
         try:
-            raw = yaml.safe_load(path.read_text())
+            raw = yaml.safe_load(path.read_text(encoding="utf-8"))
         except yaml.YAMLError as err:
             first = str(err).splitlines()[0] if str(err) else "invalid YAML"
             raise ConfigError(f"config: '{path}' is not valid YAML ({first})") from None
+        except (OSError, UnicodeDecodeError) as err:
+            raise ConfigError(f"config: cannot read '{path}' ({err})") from None
         if raw is None:
             raw = {}
     if not isinstance(raw, Mapping):
         raise ConfigError(f"config: expected a mapping of sections, got {type(raw).__name__}")
     return validate_config(apply_overrides(dict(raw), overrides))
+

@@ -23,7 +23,10 @@ price_plus_k       forecast price k steps ahead, k = 1..forecast_steps
 
 Adding a type: subclass :class:`Node`, declare ``type_name``, ``PARAMS``,
 ``LOCAL_FEATURES`` and ``ACTIONS``, implement the four methods, and decorate it with
-:func:`register_node_type`. The config then accepts ``type: <type_name>``.
+:func:`register_node_type`. The config then accepts ``type: <type_name>``. A type whose
+parameters constrain each other checks them in :meth:`Node.check_params`; a type that
+carries state from one step to the next (a battery's state of charge) lists it in
+``STATE``, so a checkpoint can save and restore it.
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ if TYPE_CHECKING:
     from gridppo.physics import Injections, PowerFlowResult
 
 __all__ = [
+    "N_BUSES",
     "StepContext",
     "Node",
     "Producer",
@@ -66,6 +70,9 @@ COMMON_FEATURES = (
     "day_fraction",
     "price",
 )
+
+# pandapower's case14 numbers its buses 0..13; a node's bus must be one of them.
+N_BUSES = 14
 
 NODE_TYPES: dict[str, type[Node]] = {}
 
@@ -104,7 +111,9 @@ class Node:
     - ``type_name``: the name used in configs;
     - ``PARAMS``: their parameters as :class:`gridppo.config.Field` objects;
     - ``LOCAL_FEATURES``: names of the type's own observation features;
-    - ``ACTIONS``: names of the action dimensions, each in [-1, 1].
+    - ``ACTIONS``: names of the action dimensions, each in [-1, 1];
+    - ``STATE``: names of the attributes ([B] arrays) that carry over from one step to
+      the next; :meth:`state_dict` saves exactly these.
 
     and implement :meth:`attach`, :meth:`reset`, :meth:`apply_action`,
     :meth:`local_features` and :meth:`reward_components`.
@@ -114,6 +123,7 @@ class Node:
     PARAMS: ClassVar[dict[str, Field]] = {}
     LOCAL_FEATURES: ClassVar[tuple[str, ...]] = ()
     ACTIONS: ClassVar[tuple[str, ...]] = ()
+    STATE: ClassVar[tuple[str, ...]] = ("injection_mw",)
     # Reward components that are energy bought or sold at the market price. Every other
     # component is a cost to society (fuel, discomfort, wear), see gridppo.metrics.
     MARKET_COMPONENT: ClassVar[str] = "energy_eur"
@@ -141,6 +151,11 @@ class Node:
         return spaces.Box(-1.0, 1.0, shape=(len(self.ACTIONS),), dtype=np.float32)
 
     # -- what a type implements ---------------------------------------------
+    @classmethod
+    def check_params(cls, name: str, params: Mapping[str, Any]) -> None:
+        """Raise ConfigError if parameters that are valid one by one clash together
+        (e.g. a lower limit above an upper one). Called by :func:`validate_nodes`."""
+
     def attach(self, grid: PowerGrid) -> None:
         """Create or claim this node's elements in ``grid.net``."""
         raise NotImplementedError
@@ -164,6 +179,25 @@ class Node:
     def reset_rows(self, rows: np.ndarray, rng: np.random.Generator) -> None:
         """Restart the days in ``rows`` (a boolean mask [B]) after they ended."""
         self.injection_mw[rows] = 0.0
+
+    # -- saving --------------------------------------------------------------
+    def state_dict(self) -> dict[str, np.ndarray | None]:
+        """Copies of the attributes named in ``STATE``, each a [B] array (None for one
+        that does not exist yet, before the first :meth:`reset`)."""
+        out: dict[str, np.ndarray | None] = {}
+        for key in self.STATE:
+            value = getattr(self, key, None)
+            out[key] = None if value is None else np.array(value, dtype=float)
+        return out
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Restore what :meth:`state_dict` saved (same keys, one value per day)."""
+        missing = [key for key in self.STATE if key not in state]
+        if missing:
+            raise ValueError(f"{self.name}: saved state lacks {', '.join(missing)}")
+        for key in self.STATE:
+            if state[key] is not None:
+                setattr(self, key, np.array(state[key], dtype=float))
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r}, bus={self.bus})"
@@ -204,16 +238,20 @@ class Producer(Node):
     }
     ACTIONS = ("setpoint",)
 
+    @classmethod
+    def check_params(cls, name: str, params: Mapping[str, Any]) -> None:
+        """The output range must not be empty."""
+        if params["min_p_mw"] > params["max_p_mw"]:
+            raise ConfigError(
+                f"nodes.{name}.min_p_mw: must not exceed max_p_mw ({params['max_p_mw']}), "
+                f"got {params['min_p_mw']}"
+            )
+
     def attach(self, grid: PowerGrid) -> None:
         """Claim the case's generator at this bus, or create one."""
         net = grid.net
         gens = [i for i in net.gen.index[net.gen.bus == self.bus] if i not in grid.claimed_gens]
         p = self.params
-        if p["min_p_mw"] > p["max_p_mw"]:
-            raise ConfigError(
-                f"nodes.{self.name}.min_p_mw: must not exceed max_p_mw ({p['max_p_mw']}), "
-                f"got {p['min_p_mw']}"
-            )
         if gens:
             self.gen_index = gens[0]
         else:
@@ -347,15 +385,25 @@ class Battery(Node):
     }
     LOCAL_FEATURES = ("soc",)
     ACTIONS = ("power",)
+    STATE = ("injection_mw", "soc")
+
+    @classmethod
+    def check_params(cls, name: str, params: Mapping[str, Any]) -> None:
+        """The state-of-charge band must be non-empty and hold the initial state."""
+        if params["min_soc"] >= params["max_soc"]:
+            raise ConfigError(
+                f"nodes.{name}.min_soc: must be below max_soc ({params['max_soc']}), "
+                f"got {params['min_soc']}"
+            )
+        if not params["min_soc"] <= params["initial_soc"] <= params["max_soc"]:
+            raise ConfigError(
+                f"nodes.{name}.initial_soc: must lie within min_soc..max_soc "
+                f"({params['min_soc']}..{params['max_soc']}), got {params['initial_soc']}"
+            )
 
     def attach(self, grid: PowerGrid) -> None:
         """Create a storage element at this bus."""
         p = self.params
-        if not p["min_soc"] <= p["initial_soc"] <= p["max_soc"]:
-            raise ConfigError(
-                f"nodes.{self.name}.initial_soc: must lie within min_soc..max_soc "
-                f"({p['min_soc']}..{p['max_soc']}), got {p['initial_soc']}"
-            )
         self.storage_index = pp.create_storage(
             grid.net,
             self.bus,
@@ -449,6 +497,16 @@ class Business(Node):
     }
     LOCAL_FEATURES = ("pv_pu", "flex_remaining", "steps_left")
     ACTIONS = ("curtail", "flex")
+    STATE = ("injection_mw", "flex_remaining_mwh")
+
+    @classmethod
+    def check_params(cls, name: str, params: Mapping[str, Any]) -> None:
+        """The day's flexible energy must fit in 24 hours at the largest flexible power."""
+        if params["flex_energy_mwh"] > params["flex_max_p_mw"] * 24.0:
+            raise ConfigError(
+                f"nodes.{name}.flex_energy_mwh: {params['flex_energy_mwh']} MWh cannot be "
+                f"delivered in a day at flex_max_p_mw={params['flex_max_p_mw']}"
+            )
 
     def attach(self, grid: PowerGrid) -> None:
         """Claim the case's load at this bus and create a PV ``sgen``."""
@@ -462,12 +520,6 @@ class Business(Node):
         self.sgen_index = pp.create_sgen(
             grid.net, self.bus, p_mw=0.0, name=f"{self.name}_pv", type="PV"
         )
-        p = self.params
-        if p["flex_energy_mwh"] > p["flex_max_p_mw"] * 24.0:
-            raise ConfigError(
-                f"nodes.{self.name}.flex_energy_mwh: {p['flex_energy_mwh']} MWh cannot be "
-                f"delivered in a day at flex_max_p_mw={p['flex_max_p_mw']}"
-            )
 
     def reset(self, batch_size: int, rng: np.random.Generator) -> None:
         """Each day starts with the full flexible energy still to deliver."""
@@ -512,7 +564,8 @@ def validate_nodes(raw: Any) -> list[dict[str, Any]]:
     """Check the ``nodes`` list of a config: names, types, buses and parameters.
 
     Returns a list of ``{"name", "type", "bus", "params"}`` dicts with defaults filled
-    in. Bus existence is checked when the grid is built (it knows the buses).
+    in. The bus must exist (0 .. ``N_BUSES`` - 1); whether it has a load or generator a
+    node can claim is checked when the grid is built.
     """
     if not isinstance(raw, list) or not raw:
         raise ConfigError("nodes: expected a non-empty list of nodes")
@@ -535,7 +588,7 @@ def validate_nodes(raw: Any) -> list[dict[str, Any]]:
             raise ConfigError(f"nodes.{name}: the name is used twice")
         seen.add(name)
         type_name = spec["type"]
-        if type_name not in NODE_TYPES:
+        if not isinstance(type_name, str) or type_name not in NODE_TYPES:
             import difflib
 
             close = difflib.get_close_matches(str(type_name), list(NODE_TYPES), n=1)
@@ -548,6 +601,10 @@ def validate_nodes(raw: Any) -> list[dict[str, Any]]:
         bus = spec["bus"]
         if isinstance(bus, bool) or not isinstance(bus, int):
             raise ConfigError(f"nodes.{name}.bus: expected a bus index (integer), got {bus!r}")
+        if not 0 <= bus < N_BUSES:
+            raise ConfigError(
+                f"nodes.{name}.bus: bus {bus} does not exist (case14 has buses 0..{N_BUSES - 1})"
+            )
         params = {}
         valid = ["name", "type", "bus", *cls.PARAMS]
         for key in spec:
@@ -560,6 +617,7 @@ def validate_nodes(raw: Any) -> list[dict[str, Any]]:
         for key, field in cls.PARAMS.items():
             value = spec.get(key, field.default)
             params[key] = field.check(f"nodes.{name}.{key}", value)
+        cls.check_params(name, params)
         out.append({"name": name, "type": type_name, "bus": bus, "params": params})
     return out
 

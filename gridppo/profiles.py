@@ -126,14 +126,23 @@ def read_profiles_csv(path: str | Path, steps_per_day: int, n_train_days: int) -
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"time.profiles_csv: no such file '{path}'")
-    with path.open(newline="") as handle:
-        reader = csv.DictReader(handle)
-        missing = [c for c in CSV_COLUMNS if c not in (reader.fieldnames or [])]
-        if missing:
-            raise ConfigError(f"time.profiles_csv: '{path}' lacks column(s) {', '.join(missing)}")
-        rows = list(reader)
+    try:
+        with path.open(newline="", encoding="utf-8") as handle:
+            reader = csv.DictReader(handle)
+            missing = [c for c in CSV_COLUMNS if c not in (reader.fieldnames or [])]
+            if missing:
+                raise ConfigError(
+                    f"time.profiles_csv: '{path}' lacks column(s) {', '.join(missing)}"
+                )
+            rows = list(reader)
+    except (OSError, UnicodeDecodeError, csv.Error) as err:
+        raise ConfigError(f"time.profiles_csv: cannot read '{path}' as CSV ({err})") from None
     if not rows:
         raise ConfigError(f"time.profiles_csv: '{path}' has no data rows")
+    short = [i for i, r in enumerate(rows) if any(r.get(c) is None for c in CSV_COLUMNS)]
+    if short:
+        line = short[0] + 2  # the header is line 1
+        raise ConfigError(f"time.profiles_csv: '{path}' line {line} has too few values")
     try:
         days = np.array([int(r["day"]) for r in rows])
         steps = np.array([int(r["step"]) for r in rows])
