@@ -11,18 +11,20 @@ from gridppo.ensemble import AgentEnsemble
 from gridppo.env import ActionError, BatchedGridEnv, GridEnv
 from gridppo.grid import PowerGrid
 from gridppo.ppo import Policy, PPOAgent, RolloutBuffer
-from gridppo.trainer import TrainedPolicy, Trainer
+from gridppo.trainer import CheckpointError, TrainedPolicy, Trainer, TrainingDivergedError
 
 __version__ = "0.1.0"
 
 __all__ = [
     "ActionError",
     "AgentEnsemble",
+    "CheckpointError",
     "PPOAgent",
     "Policy",
     "RolloutBuffer",
     "TrainedPolicy",
     "Trainer",
+    "TrainingDivergedError",
     "BatchedGridEnv",
     "ConfigError",
     "GridEnv",

@@ -1,14 +1,23 @@
 """The ``gridppo`` command line: simulate, train and evaluate.
 
-Errors in what the user gave (a bad config, a missing file) print one line and exit
-with status 2, without a traceback.
+Errors in what the user gave (a bad config, a missing, corrupt or foreign checkpoint, a
+bad profile CSV) print one line and exit with status 2, without a traceback. Training
+that diverges (NaN or infinite values) prints one line and exits with status 1.
+
+``gridppo train --resume checkpoints/RUN/last.pt`` continues a run where it stopped.
+SIGTERM stops training cleanly after the update in progress (a second SIGTERM stops at
+once); Ctrl-C stops at once. Either way ``last.pt`` keeps the last completed update,
+and the command exits with status 143 (SIGTERM) or 130 (Ctrl-C).
 """
 
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
 from pathlib import Path
+from typing import Any
 
 __all__ = ["main"]
 
@@ -37,17 +46,84 @@ def _simulate(args: argparse.Namespace) -> int:
     return 0
 
 
+class _Terminated(KeyboardInterrupt):
+    """A second SIGTERM: stop at once, like Ctrl-C."""
+
+
+def _resume_hint(trainer: Any) -> str:
+    last = trainer.checkpoint_dir / "last.pt"
+    if not last.is_file():
+        return "no checkpoint was written yet"
+    return f"continue with: gridppo train --resume {last}"
+
+
 def _train(args: argparse.Namespace) -> int:
     from gridppo.simulate import kpi_table
     from gridppo.trainer import Trainer
 
-    trainer = Trainer.from_config(args.config, args.set, run_name=args.run_name)
-    cfg = trainer.config["train"]
-    print(
-        f"Training {len(trainer.env.agents)} agents for {cfg['total_updates']} updates "
-        f"({cfg['num_days']} days x {cfg['rollout_steps']} steps each); run '{trainer.run_name}'"
-    )
-    summary = trainer.train(progress_bar=not args.quiet)
+    if args.resume and args.config:
+        print("gridppo: --config: a resumed run keeps its checkpoint's config", file=sys.stderr)
+        return 2
+    if args.resume and args.run_name:
+        print("gridppo: --run-name: a resumed run keeps its name", file=sys.stderr)
+        return 2
+    # SIGTERM (a scheduler, `kill`) asks for a clean stop after the update in progress.
+    stopping: dict[str, Any] = {"trainer": None, "signal": None}
+
+    def on_sigterm(signum: int, frame: Any) -> None:
+        if stopping["trainer"] is None or stopping["signal"] is not None:
+            raise _Terminated()
+        stopping["signal"] = signum
+        stopping["trainer"].request_stop()
+
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, on_sigterm) if in_main_thread else None
+    try:
+        try:
+            if args.resume:
+                trainer = Trainer.resume(args.resume, args.set)
+            else:
+                trainer = Trainer.from_config(args.config, args.set, run_name=args.run_name)
+                last = trainer.checkpoint_dir / "last.pt"
+                if last.exists():
+                    print(
+                        f"gridppo: run '{trainer.run_name}' already has checkpoints ({last}); "
+                        f"continue it with --resume {last}, or choose another --run-name",
+                        file=sys.stderr,
+                    )
+                    return 2
+        except _Terminated:
+            print("gridppo: terminated before training started", file=sys.stderr)
+            return 143
+        stopping["trainer"] = trainer
+        cfg = trainer.config["train"]
+        where = f"; resuming at update {trainer.update}" if args.resume else ""
+        print(
+            f"Training {len(trainer.env.agents)} agents for {cfg['total_updates']} updates "
+            f"({cfg['num_days']} days x {cfg['rollout_steps']} steps each); "
+            f"run '{trainer.run_name}'{where}",
+            flush=True,
+        )
+        try:
+            summary = trainer.train(progress_bar=not args.quiet)
+        except KeyboardInterrupt as err:
+            code = 143 if isinstance(err, _Terminated) else 130
+            print(
+                f"gridppo: interrupted during update {trainer.update + 1}; last.pt holds update "
+                f"{trainer.update}; {_resume_hint(trainer)}",
+                file=sys.stderr,
+            )
+            return code
+        if stopping["signal"] is not None and trainer.update < cfg["total_updates"]:
+            print(
+                f"gridppo: stopped by SIGTERM after update {trainer.update} of "
+                f"{cfg['total_updates']}; {_resume_hint(trainer)}",
+                file=sys.stderr,
+            )
+            return 143
+    finally:
+        if in_main_thread:
+            signal.signal(signal.SIGTERM, previous)
     curve = trainer.save_learning_curve()
     print(
         f"Done: {summary['updates']} updates, {summary['global_step']:,} environment steps in "
@@ -126,6 +202,14 @@ def build_parser() -> argparse.ArgumentParser:
     train = sub.add_parser("train", help="train one PPO agent per node")
     common(train)
     train.add_argument("--run-name", default=None, help="name of the run (default: time-stamped)")
+    train.add_argument(
+        "--resume",
+        default=None,
+        metavar="CHECKPOINT",
+        help="continue the run that wrote CHECKPOINT, e.g. checkpoints/RUN/last.pt; --set "
+        "may then change only train.total_updates, eval_interval, checkpoint_interval "
+        "and tensorboard",
+    )
     train.add_argument("--quiet", action="store_true", help="no progress bar")
     train.set_defaults(func=_train)
 
@@ -142,6 +226,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``gridppo`` command."""
     from gridppo.config import ConfigError
+    from gridppo.trainer import CheckpointError, TrainingDivergedError
 
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -150,9 +235,18 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as err:
         print(f"gridppo: config error: {err}", file=sys.stderr)
         return 2
+    except CheckpointError as err:
+        print(f"gridppo: {err}", file=sys.stderr)
+        return 2
+    except TrainingDivergedError as err:
+        print(f"gridppo: {err}", file=sys.stderr)
+        return 1
     except (FileNotFoundError, ValueError) as err:
         print(f"gridppo: error: {err}", file=sys.stderr)
         return 2
+    except OSError as err:
+        print(f"gridppo: error: {err}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("gridppo: interrupted", file=sys.stderr)
         return 130

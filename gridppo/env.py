@@ -37,6 +37,11 @@ A power flow that does not converge is penalised, reported in the infos
 ``"eval"``), ``batch_size`` (B, batched form only), ``grid`` (an existing
 :class:`~gridppo.grid.PowerGrid` to reuse), ``autoreset`` (batched form: restart
 finished days in place, returning the final observation in the infos).
+
+**Saving.** :meth:`BatchedGridEnv.state_dict` captures everything the next step depends
+on (days, steps, the generator, the measured voltages, every node's ``STATE`` and the
+power-flow warm start); :meth:`BatchedGridEnv.load_state_dict` restores it, so a
+restored environment continues step for step as the original would have.
 """
 
 from __future__ import annotations
@@ -276,6 +281,55 @@ class BatchedGridEnv:
         for node in self.nodes:
             node.reset_rows(rows, self.rng)
         self._initial_voltages(rows)
+
+    # -- saving --------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        """The environment's dynamic state: numpy arrays and plain data, all copies.
+
+        Holds the day and step of every row, the generator's bit-generator state, the
+        next evaluation day, the voltages the next observation reports (``vm_pu``, None
+        before the first reset), each node's :meth:`~gridppo.nodes.Node.state_dict` and,
+        for the fast backend, its Newton-Raphson starting point (a warm start changes
+        results in the last digits only, but a resumed run must match to the bit).
+        """
+        vm = getattr(self, "_vm_pu", None)
+        warm_start = getattr(self.grid.backend, "v_init", None)
+        return {
+            "batch_size": self.batch_size,
+            "mode": self.mode,
+            "agents": list(self.agents),
+            "day": self.day.copy(),
+            "step_index": self.step_index.copy(),
+            "rng": self.rng.bit_generator.state,
+            "next_eval_day": self._next_eval_day,
+            "vm_pu": None if vm is None else np.array(vm, dtype=float),
+            "nodes": {node.name: node.state_dict() for node in self.nodes},
+            "power_flow_v_init": None if warm_start is None else np.array(warm_start),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore what :meth:`state_dict` saved; the batch size and agents must match.
+
+        Raises ValueError if they do not.
+        """
+        if state["batch_size"] != self.batch_size or list(state["agents"]) != self.agents:
+            raise ValueError(
+                f"environment state for {state['batch_size']} days and agents "
+                f"{list(state['agents'])} does not fit this environment "
+                f"({self.batch_size} days, agents {self.agents})"
+            )
+        self.day = np.array(state["day"], dtype=int)
+        self.step_index = np.array(state["step_index"], dtype=int)
+        rng = np.random.default_rng()
+        rng.bit_generator.state = state["rng"]
+        self.rng = rng
+        self._next_eval_day = int(state["next_eval_day"])
+        if state["vm_pu"] is not None:
+            self._vm_pu = np.array(state["vm_pu"], dtype=float)
+        for node in self.nodes:
+            node.load_state_dict(state["nodes"][node.name])
+        if state["power_flow_v_init"] is not None and hasattr(self.grid.backend, "v_init"):
+            self.grid.backend.v_init = np.array(state["power_flow_v_init"], dtype=np.complex128)
 
 
 class GridEnv(ParallelEnv):

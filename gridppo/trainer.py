@@ -15,13 +15,32 @@ One *update* is the story CleanRL tells, once per agent:
 
 Callbacks (``on_update``, ``on_eval``, ``on_checkpoint``, ``on_train_end``) let a
 notebook widget draw live curves without the trainer knowing about notebooks.
+
+**Failing well** (see ``docs/reliability.md``):
+
+- A checkpoint holds the *whole* training state at an update boundary: every learner,
+  both environments (days, steps, generator, voltages, node states), the current
+  observations, the episode returns so far, counters, best score, evaluation history,
+  baselines and the torch generator. :meth:`Trainer.resume` continues a run exactly
+  as if it had never stopped (same parameters and metrics, on the CPU).
+- Checkpoints are written atomically; :func:`load_checkpoint` reads tensors and plain
+  data only and raises :class:`CheckpointError`, naming the file, for anything else.
+- An update that is interrupted (KeyboardInterrupt) or fails returns the trainer to
+  its last completed update, the one in ``last.pt``, before the exception propagates.
+- NaN or infinite observations, rewards, losses or parameters raise
+  :class:`TrainingDivergedError` (naming the agent and the update) before anything
+  is saved, so ``last.pt`` keeps the last good weights.
 """
 
 from __future__ import annotations
 
+import copy
 import csv
 import math
 import os
+import pickle
+import re
+import sys
 import time
 from collections.abc import Callable, Mapping
 from datetime import datetime
@@ -32,7 +51,7 @@ import numpy as np
 import torch
 import yaml
 
-from gridppo.config import load_config
+from gridppo.config import ConfigError, load_config
 from gridppo.ensemble import AgentEnsemble
 from gridppo.env import BatchedGridEnv
 from gridppo.grid import METRIC_NAMES, PowerGrid
@@ -40,11 +59,82 @@ from gridppo.policies import HeuristicPolicy, RandomPolicy
 from gridppo.ppo import DIAGNOSTICS, PPOAgent
 from gridppo.simulate import EvalResult, run_days
 
-__all__ = ["Trainer", "TrainedPolicy", "CHECKPOINT_FORMAT_VERSION", "EVENTS"]
+__all__ = [
+    "Trainer",
+    "TrainedPolicy",
+    "CheckpointError",
+    "TrainingDivergedError",
+    "load_checkpoint",
+    "save_checkpoint",
+    "find_resumable_checkpoint",
+    "CHECKPOINT_FORMAT_VERSION",
+    "RESUME_OVERRIDES",
+    "EVENTS",
+]
 
-CHECKPOINT_FORMAT_VERSION = 1
+# 2: the checkpoint holds the full training state (environments, observations, ...).
+CHECKPOINT_FORMAT_VERSION = 2
+# The only settings a resumed run may change: how long it runs, how often it evaluates
+# and saves, and how it logs. Changing total_updates changes the learning-rate schedule
+# (with ppo.anneal_lr) and eval_interval the evaluation days' warm start, so only an
+# unchanged run is guaranteed to match an uninterrupted one.
+RESUME_OVERRIDES = (
+    "train.total_updates",
+    "train.eval_interval",
+    "train.checkpoint_interval",
+    "train.tensorboard",
+)
 EVENTS = ("on_update", "on_eval", "on_checkpoint", "on_train_end")
 EVAL_KPIS = ("system_cost_eur", "team_reward", "voltage_violation_rate", "overload_rate")
+
+
+class CheckpointError(ValueError):
+    """A checkpoint is missing, truncated, corrupt, of another format, holds objects other
+    than tensors and plain data, or does not fit the configuration that loads it.
+
+    The message is one line and names the file.
+    """
+
+
+class TrainingDivergedError(RuntimeError):
+    """Training produced NaN or infinite values.
+
+    Attributes: ``agent`` (the learner's name), ``update`` (the update that failed, 1 for
+    the first) and ``what`` (observation, reward, a loss, or parameters). The trainer has
+    returned to its last completed update, whose weights ``last.pt`` still holds.
+    """
+
+    def __init__(self, message: str, agent: str, update: int, what: str):
+        super().__init__(message)
+        self.agent, self.update, self.what = agent, update, what
+
+
+def _first_line(err: BaseException, limit: int = 160) -> str:
+    """The first line of an exception's message, shortened, for one-line errors."""
+    text = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _to_tensors(obj: Any) -> Any:
+    """numpy arrays -> tensors (copies), recursively, so weights_only loading accepts them."""
+    if isinstance(obj, np.ndarray):
+        return torch.from_numpy(np.array(obj, copy=True))
+    if isinstance(obj, dict):
+        return {k: _to_tensors(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_to_tensors(v) for v in obj]
+    return obj
+
+
+def _to_numpy(obj: Any) -> Any:
+    """The inverse of :func:`_to_tensors`."""
+    if isinstance(obj, torch.Tensor):
+        return obj.numpy().copy()
+    if isinstance(obj, dict):
+        return {k: _to_numpy(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_to_numpy(v) for v in obj]
+    return obj
 
 
 def _agent_groups(names: list[str], types: list[str], sharing: str) -> dict[str, list[str]]:
@@ -168,47 +258,172 @@ class TrainedPolicy:
 
     @classmethod
     def from_checkpoint(cls, path: str | os.PathLike, deterministic: bool = True):
-        """Load a policy from a checkpoint; returns ``(policy, config)``."""
+        """Load a policy from a checkpoint; returns ``(policy, config)``.
+
+        Raises :class:`CheckpointError` if the file cannot be read or does not fit.
+        """
         state = load_checkpoint(path)
-        cfg = load_config(state["config"])
+        cfg = _checkpoint_config(state, path)
         env = BatchedGridEnv(cfg, batch_size=cfg["train"]["num_days"], mode="eval", autoreset=False)
         learners = build_learners(env, cfg)
-        learners.load_state_dict(state["learners"])
+        try:
+            learners.load_state_dict(state["learners"])
+        except (KeyError, ValueError, RuntimeError) as err:
+            raise CheckpointError(
+                f"checkpoint: '{path}' does not fit its own configuration ({_first_line(err)})"
+            ) from None
         return cls(learners, deterministic), cfg
 
 
+_CHECKPOINT_KEYS = ("config", "run_name", "update", "global_step", "learners", "training")
+
+
 def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
-    """Read a checkpoint: tensors and plain data only (``weights_only=True``)."""
+    """Read a checkpoint: tensors and plain data only (``weights_only=True``).
+
+    Raises :class:`CheckpointError` (one line, naming the file) if the file is missing,
+    truncated or corrupt, holds other objects (unpickling them could run arbitrary
+    code, so they are refused), or is not a gridppo checkpoint of this format.
+    """
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"checkpoint: no such file '{path}'")
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    if not isinstance(state, dict) or state.get("format_version") != CHECKPOINT_FORMAT_VERSION:
-        raise ValueError(
-            f"checkpoint: '{path}' is not a gridppo checkpoint of format "
-            f"{CHECKPOINT_FORMAT_VERSION}"
+        raise CheckpointError(f"checkpoint: no such file '{path}'")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:
+        found = re.search(r"Unsupported global: GLOBAL (\S+)", str(err))
+        if found:  # weights_only refused a class or function: do not run its code
+            raise CheckpointError(
+                f"checkpoint: '{path}' holds objects other than tensors and plain data "
+                f"({found.group(1)}); refused, since loading them could run arbitrary code"
+            ) from None
+        raise CheckpointError(
+            f"checkpoint: '{path}' is corrupt or truncated ({_first_line(err)})"
+        ) from None
+    except Exception as err:  # a damaged zip archive, a short read, ...
+        raise CheckpointError(
+            f"checkpoint: '{path}' is corrupt or truncated ({_first_line(err)})"
+        ) from None
+    if not isinstance(state, dict) or "format_version" not in state:
+        raise CheckpointError(f"checkpoint: '{path}' is not a gridppo checkpoint")
+    if state["format_version"] != CHECKPOINT_FORMAT_VERSION:
+        raise CheckpointError(
+            f"checkpoint: '{path}' has format {state['format_version']!r}; this version of "
+            f"gridppo reads format {CHECKPOINT_FORMAT_VERSION}"
         )
+    missing = [key for key in _CHECKPOINT_KEYS if key not in state]
+    if missing:
+        raise CheckpointError(f"checkpoint: '{path}' lacks {', '.join(missing)}")
     return state
+
+
+def _checkpoint_config(
+    state: dict[str, Any], path: str | os.PathLike, overrides: Any = None
+) -> dict[str, Any]:
+    """The validated config a checkpoint was written with (plus ``overrides``)."""
+    try:
+        return load_config(state["config"], overrides)
+    except ConfigError as err:
+        if overrides:
+            raise
+        raise CheckpointError(
+            f"checkpoint: '{path}' holds a configuration this version rejects ({err})"
+        ) from None
 
 
 def save_checkpoint(state: dict[str, Any], path: Path) -> None:
     """Write a checkpoint atomically: to a temporary file, then rename over the target,
-    so an interrupted write never leaves a half-written file behind."""
+    so an interrupted write never leaves a half-written file behind (the temporary
+    file is removed if the write fails; one left by a killed process is removed when
+    the run resumes)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with open(tmp, "wb") as handle:
-        torch.save(state, handle)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as handle:
+            torch.save(state, handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+_NUMBERED = re.compile(r"update_(\d+)\.pt")
+
+
+def find_resumable_checkpoint(
+    path: str | os.PathLike,
+) -> tuple[Path, dict[str, Any], str | None]:
+    """Load ``path``, or else the newest good checkpoint beside it.
+
+    If ``path`` cannot be read, the other checkpoints of its folder (``last.pt``,
+    ``update_*.pt``, ``best.pt``) are tried and the one at the highest update wins
+    (``last.pt`` before a numbered one before ``best.pt`` at equal updates). Returns
+    ``(path used, state, note)`` where ``note`` is a one-line explanation of the
+    fallback, or None. Raises :class:`CheckpointError` if nothing there can be read.
+    """
+    path = Path(path)
+    try:
+        return path, load_checkpoint(path), None
+    except CheckpointError as err:
+        problem = err
+    folder = path.parent
+    if not folder.is_dir():
+        raise problem
+    found: list[tuple[int, int, Path, dict[str, Any]]] = []
+    for rank, name in ((2, "last.pt"), (0, "best.pt")):
+        candidate = folder / name
+        if candidate != path and candidate.is_file():
+            try:
+                state = load_checkpoint(candidate)
+            except CheckpointError:
+                continue
+            found.append((int(state["update"]), rank, candidate, state))
+    numbered = sorted(
+        (int(m.group(1)), p)
+        for p in folder.iterdir()
+        if (m := _NUMBERED.fullmatch(p.name)) and p != path
+    )
+    for _, candidate in reversed(numbered):
+        try:
+            state = load_checkpoint(candidate)
+        except CheckpointError:
+            continue
+        found.append((int(state["update"]), 1, candidate, state))
+        break  # the newest readable numbered checkpoint is enough
+    if not found:
+        raise CheckpointError(f"{problem}; no other readable checkpoint in '{folder}'")
+    update, _, chosen, state = max(found, key=lambda item: item[:2])
+    note = f"gridppo: {problem}; resuming from '{chosen}' (update {update}) instead"
+    return chosen, state, note
+
+
+def _run_root(folder: Path, checkpoint_dir: str, run_name: str) -> Path:
+    """The root a run's checkpoint folder hangs from (``root/checkpoint_dir/run_name``),
+    so a resumed run writes its logs where the original did; "." if it cannot tell."""
+    tail = (*Path(checkpoint_dir).parts, run_name)
+    parts = folder.parts
+    if len(parts) >= len(tail) and parts[len(parts) - len(tail) :] == tail:
+        return Path(*parts[: len(parts) - len(tail)]) if len(parts) > len(tail) else Path(".")
+    return Path(".")
+
+
+def _override_keys(overrides: Mapping[str, Any] | list[str] | None) -> list[str]:
+    if not overrides:
+        return []
+    if isinstance(overrides, Mapping):
+        return [str(k) for k in overrides]
+    return [str(item).partition("=")[0].strip() for item in overrides]
 
 
 class Trainer:
     """Trains one PPO agent per node (or per type) on the grid; see the module docstring.
 
-    Build it with :meth:`from_config`, add callbacks with :meth:`add_callback`, call
-    :meth:`train`. :meth:`request_stop` (e.g. from a Stop button) ends training after
-    the current update, saving as usual.
+    Build it with :meth:`from_config` (or continue a run with :meth:`resume`), add
+    callbacks with :meth:`add_callback`, call :meth:`train`. :meth:`request_stop` (e.g.
+    from a Stop button or a SIGTERM handler) ends training after the current update,
+    saving as usual.
     """
 
     def __init__(
@@ -241,7 +456,12 @@ class Trainer:
         self.baselines: dict[str, EvalResult] = {}
         self._stop = False
         self._obs: dict[str, np.ndarray] | None = None
+        self._episode_return: dict[str, np.ndarray] = {}
         self._train_time = 0.0
+        # The update last.pt holds, once this trainer wrote or loaded it; before that, a
+        # copy of the state train() started from (where a failed first update returns).
+        self._checkpoint_update: int | None = None
+        self._start_state: dict[str, Any] | None = None
 
     @classmethod
     def from_config(
@@ -255,6 +475,53 @@ class Trainer:
         with optional dotted ``overrides`` such as ``{"ppo.lr": 1e-4}``."""
         source = str(config) if isinstance(config, os.PathLike) else config
         return cls(load_config(source, overrides), run_name=run_name, root=root)
+
+    @classmethod
+    def resume(
+        cls,
+        checkpoint: str | os.PathLike,
+        overrides: Mapping[str, Any] | list[str] | None = None,
+        root: str | os.PathLike | None = None,
+    ) -> Trainer:
+        """Continue the run that wrote ``checkpoint`` (usually ``.../<run>/last.pt``).
+
+        The trainer gets the checkpoint's configuration, run name and full training
+        state, writes its checkpoints into the checkpoint's folder and appends to the
+        run's ``metrics.csv`` (rows after the checkpoint's update are dropped) and
+        TensorBoard logs. ``root`` is where the run's ``log_dir`` lives (default: worked
+        out from the checkpoint's path). ``overrides`` may change only
+        :data:`RESUME_OVERRIDES`, e.g. ``{"train.total_updates": 200}`` to train longer.
+
+        If the checkpoint cannot be read, the newest good checkpoint beside it is used
+        instead and a one-line note says so (on stderr). Raises :class:`CheckpointError`
+        if none can be read, and ConfigError for an override that is not allowed.
+        """
+        for key in _override_keys(overrides):
+            if key not in RESUME_OVERRIDES:
+                raise ConfigError(
+                    f"{key}: cannot be changed when resuming a run (it keeps its "
+                    f"checkpoint's configuration); allowed: {', '.join(RESUME_OVERRIDES)}"
+                )
+        path, state, note = find_resumable_checkpoint(checkpoint)
+        if note:
+            print(note, file=sys.stderr)
+        config = _checkpoint_config(state, path, overrides)
+        folder = path.parent
+        run_name = str(state["run_name"])
+        if root is None:
+            root = _run_root(folder, config["train"]["checkpoint_dir"], run_name)
+        trainer = cls(config, run_name=run_name, root=root)
+        trainer.checkpoint_dir = folder
+        try:
+            trainer.load_state_dict(state)
+        except (KeyError, ValueError, RuntimeError) as err:
+            raise CheckpointError(
+                f"checkpoint: '{path}' does not fit its own configuration ({_first_line(err)})"
+            ) from None
+        # A process killed while saving leaves its temporary file behind.
+        for stale in folder.glob(".*.pt.tmp-*"):
+            stale.unlink(missing_ok=True)
+        return trainer
 
     # -- callbacks -----------------------------------------------------------
     def add_callback(self, event: str, fn: Callable) -> None:
@@ -288,8 +555,10 @@ class Trainer:
     def evaluate_baselines(self) -> dict[str, EvalResult]:
         """Random and heuristic on the evaluation days (computed once, then cached)."""
         if not self.baselines:
+            results = {}
             for policy in (RandomPolicy(self.config["seed"]), HeuristicPolicy(self.eval_env)):
-                self.baselines[policy.name] = run_days(policy, self.eval_env)
+                results[policy.name] = run_days(policy, self.eval_env)
+            self.baselines = results  # all or nothing, even if interrupted
         return self.baselines
 
     # -- the loop ------------------------------------------------------------
@@ -302,6 +571,7 @@ class Trainer:
         finished: dict[str, list[np.ndarray]] = {a: [] for a in env.agents}
         grid_sums = dict.fromkeys(METRIC_NAMES, 0.0)
         for _ in range(steps):
+            self._check_observations(obs)
             actions = self.learners.act(obs)
             obs, rewards, terminated, truncated, info = env.step(actions)
             self.learners.observe_rewards(
@@ -315,10 +585,15 @@ class Trainer:
                     self._episode_return[a][ended] = 0.0
             for key in METRIC_NAMES:
                 grid_sums[key] += float(np.mean(info["metrics"][key]))
+        self._check_observations(obs)
         self._obs = obs
         self.global_step += steps * env.batch_size
         row: dict[str, float] = {}
         returns = {a: np.concatenate(v) if v else np.array([]) for a, v in finished.items()}
+        # A non-finite reward shows in the running or in a finished episode's return.
+        for a in env.agents:
+            if not (np.isfinite(self._episode_return[a]).all() and np.isfinite(returns[a]).all()):
+                raise self._diverged(a, "reward")
         team = sum(returns.values()) if all(len(v) for v in returns.values()) else np.array([])
         row["charts/team_return"] = float(np.mean(team)) if len(team) else math.nan
         for a in env.agents:
@@ -329,6 +604,51 @@ class Trainer:
             row[f"grid/{key}"] = grid_sums[key] / steps
         return row
 
+    # -- NaN and infinity ----------------------------------------------------
+    def _diverged(self, agent: str, what: str) -> TrainingDivergedError:
+        """The error for a non-finite ``what`` of ``agent`` in the update in progress."""
+        update = self.update + 1
+        if self._checkpoint_update is not None:
+            kept = f"'{self.checkpoint_dir / 'last.pt'}' keeps update {self._checkpoint_update}"
+        else:
+            kept = "no checkpoint was written yet"
+        return TrainingDivergedError(
+            f"training diverged in update {update}: {what} of agent '{agent}' is NaN or "
+            f"infinite; stopped, {kept}",
+            agent,
+            update,
+            what,
+        )
+
+    def _check_observations(self, observations: dict[str, np.ndarray]) -> None:
+        """Raise TrainingDivergedError if any agent's observation is not finite."""
+        for name, values in observations.items():
+            if not np.isfinite(values).all():
+                raise self._diverged(name, "observation")
+
+    def _check_learners(self, diagnostics: dict[str, dict[str, float]]) -> None:
+        """After an update: every loss finite and every learner's parameters finite
+        (NaN or infinite gradients end up in the parameters)."""
+        for name, diag in diagnostics.items():
+            for key in DIAGNOSTICS:
+                # explained_variance is NaN by definition when the returns do not vary.
+                if key != "explained_variance" and not math.isfinite(diag[key]):
+                    raise self._diverged(name, key.replace("_", " "))
+        learners = self.learners
+        if isinstance(learners, AgentEnsemble):
+            ok = torch.ones(len(learners.names), dtype=torch.bool)
+            for param in learners.policy.parameters():
+                ok &= torch.isfinite(param.detach()).reshape(param.shape[0], -1).all(dim=1)
+            bad = [learners.names[k] for k in torch.nonzero(~ok).flatten().tolist()]
+        else:
+            bad = [
+                group
+                for group, agent in learners.agents.items()
+                if not all(torch.isfinite(p.detach()).all() for p in agent.policy.parameters())
+            ]
+        if bad:
+            raise self._diverged(bad[0], "parameters after the update (NaN or infinite gradients)")
+
     def train_one_update(self) -> dict[str, float]:
         """Run one rollout and one update of every agent; returns the metrics row."""
         total = self.config["train"]["total_updates"]
@@ -336,7 +656,9 @@ class Trainer:
         rollout = self._rollout()
         progress = self.update / total
         losses: dict[str, float] = {}
-        for name, diagnostics in self.learners.update(self._obs, progress).items():
+        updates = self.learners.update(self._obs, progress)
+        self._check_learners(updates)
+        for name, diagnostics in updates.items():
             for key in DIAGNOSTICS:
                 losses[f"losses/{key}/{name}"] = diagnostics[key]
         self.update += 1
@@ -366,6 +688,8 @@ class Trainer:
         total = total_updates or self.config["train"]["total_updates"]
         cfg = self.config["train"]
         self._stop = False
+        if self._checkpoint_update is None:
+            self._start_state = copy.deepcopy(self.state_dict())
         self._open_logs()
         self.evaluate_baselines()
         wall = time.perf_counter()
@@ -398,6 +722,13 @@ class Trainer:
                 bar.update(1)
                 bar.set_postfix(team_return=f"{row['charts/team_return']:.0f}")
                 self._fire("on_update", row)
+        except BaseException:
+            # Interrupted (KeyboardInterrupt) or failed half-way through an update:
+            # return to the last completed update, then let the exception through.
+            bar.close()
+            self._close_logs()
+            self._roll_back()
+            raise
         finally:
             bar.close()
             self._close_logs()
@@ -440,20 +771,102 @@ class Trainer:
 
     # -- checkpoints ---------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
-        """The checkpoint: config, progress and every agent (tensors and plain data)."""
+        """The checkpoint: config, progress, every agent and the full training state
+        (tensors and plain data only, so it loads with ``weights_only=True``).
+
+        ``training`` holds what a resumed run needs to continue exactly: both
+        environments' :meth:`~gridppo.env.BatchedGridEnv.state_dict`, the current
+        observations and episode returns, the evaluation history, the baselines'
+        KPIs, the training time and the torch generator's state.
+        """
+        baselines = {
+            name: {
+                "policy": result.policy,
+                "kpis": dict(result.kpis),
+                "agent_reward": dict(result.agent_reward),
+                "type_reward": dict(result.type_reward),
+                "per_day_cost_eur": torch.as_tensor(np.array(result.per_day_cost_eur)),
+            }
+            for name, result in self.baselines.items()
+        }
+        observations = None if self._obs is None else _to_tensors(self._obs)
         return {
             "format_version": CHECKPOINT_FORMAT_VERSION,
             "config": self.config,
             "run_name": self.run_name,
             "update": self.update,
             "global_step": self.global_step,
-            "best_score": self.best_score,
+            "best_score": float(self.best_score),
             "learners": self.learners.state_dict(),
+            "training": {
+                "env": _to_tensors(self.env.state_dict()),
+                "eval_env": _to_tensors(self.eval_env.state_dict()),
+                "observations": observations,
+                "episode_returns": _to_tensors(self._episode_return),
+                "eval_history": copy.deepcopy(self.eval_history),
+                "baselines": baselines,
+                "train_time_s": self._train_time,
+                "torch_rng": torch.get_rng_state(),
+            },
         }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore what :meth:`state_dict` saved (a checkpoint of the same config).
+
+        Raises ValueError or KeyError if the state does not fit this trainer.
+        """
+        training = state["training"]
+        self.learners.load_state_dict(state["learners"])
+        # Between updates every rollout buffer is empty.
+        if isinstance(self.learners, AgentEnsemble):
+            self.learners.step = 0
+        else:
+            for agent in self.learners.agents.values():
+                agent.buffer.reset()
+        self.env.load_state_dict(_to_numpy(training["env"]))
+        self.eval_env.load_state_dict(_to_numpy(training["eval_env"]))
+        observations = training["observations"]
+        self._obs = None if observations is None else _to_numpy(observations)
+        self._episode_return = _to_numpy(training["episode_returns"])
+        self.update = int(state["update"])
+        self.global_step = int(state["global_step"])
+        self.best_score = float(state["best_score"])
+        self.eval_history = copy.deepcopy(list(training["eval_history"]))
+        self.baselines = {
+            name: EvalResult(
+                policy=b["policy"],
+                kpis=dict(b["kpis"]),
+                agent_reward=dict(b["agent_reward"]),
+                type_reward=dict(b["type_reward"]),
+                per_day_cost_eur=b["per_day_cost_eur"].numpy().copy(),
+            )
+            for name, b in training["baselines"].items()
+        }
+        self._train_time = float(training["train_time_s"])
+        torch.set_rng_state(training["torch_rng"])
+        self.history = [row for row in self.history if row["update"] <= self.update]
+        self._checkpoint_update = self.update
+
+    def _roll_back(self) -> None:
+        """Return to the last completed update after an interrupted or failed one: the
+        state in ``last.pt`` if this trainer wrote or loaded it, else the state
+        :meth:`train` started from. metrics.csv is trimmed to match on the next train()."""
+        state = self._start_state
+        if self._checkpoint_update is not None:
+            try:
+                state = load_checkpoint(self.checkpoint_dir / "last.pt")
+            except CheckpointError:
+                state = None
+        if state is not None:
+            self.load_state_dict(state)
+            if self._start_state is state:
+                self._checkpoint_update = None
 
     def _save(self, filename: str) -> Path:
         path = self.checkpoint_dir / filename
         save_checkpoint(self.state_dict(), path)
+        if filename == "last.pt":
+            self._checkpoint_update = self.update
         self._fire("on_checkpoint", path)
         return path
 
@@ -471,16 +884,49 @@ class Trainer:
         with open(self.log_dir / "config.yaml", "w") as handle:
             yaml.safe_dump(self.config, handle, sort_keys=False)
         path = self.log_dir / "metrics.csv"
-        new_file = not path.exists()
+        columns = self._columns()
+        kept = self._sync_metrics_file(path, columns)
+        if len(self.history) != self.update:  # resumed: the history comes from the file
+            self.history = kept
         self._csv_handle = open(path, "a", newline="")
-        self._csv = csv.DictWriter(self._csv_handle, fieldnames=self._columns())
-        if new_file:
-            self._csv.writeheader()
+        self._csv = csv.DictWriter(self._csv_handle, fieldnames=columns)
         self._tb = None
         if self.config["train"]["tensorboard"]:
             from torch.utils.tensorboard import SummaryWriter
 
-            self._tb = SummaryWriter(str(self.log_dir))
+            # Hide events a previous process logged after the update we continue from.
+            self._tb = SummaryWriter(str(self.log_dir), purge_step=self.global_step + 1)
+
+    def _sync_metrics_file(self, path: Path, columns: list[str]) -> list[dict[str, float]]:
+        """Make ``metrics.csv`` hold exactly the rows of updates 1..``self.update``.
+
+        Rows after the current update (written by a process that stopped before saving
+        them), rows cut short by a kill, and rows under another header are dropped; the
+        file is rewritten atomically. Returns the kept rows as floats (NaN for blanks).
+        """
+        kept: list[dict[str, str]] = []
+        parsed: list[dict[str, float]] = []
+        if path.exists():
+            with open(path, newline="") as handle:
+                reader = csv.DictReader(handle)
+                if reader.fieldnames == columns:
+                    for row in reader:
+                        if None in row or any(v is None for v in row.values()):
+                            continue  # a row cut short (or run over) by a kill
+                        try:
+                            values = {k: float(v) if v != "" else math.nan for k, v in row.items()}
+                        except ValueError:
+                            continue
+                        if values["update"] <= self.update:
+                            kept.append(row)
+                            parsed.append(values)
+        tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+        with open(tmp, "w", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=columns)
+            writer.writeheader()
+            writer.writerows(kept)
+        os.replace(tmp, path)
+        return parsed
 
     def _log(self, row: dict[str, float]) -> None:
         self._csv.writerow(
