@@ -307,3 +307,16 @@ def test_cli_reports_config_errors_in_one_line(
     assert err.startswith("gridppo:")
     assert "Traceback" not in captured.err + captured.out
     assert not (tmp_path / "day.png").exists()
+
+
+# -- numbers in exponent notation ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(("text", "lr"), [("1e-3", 1e-3), ("3E-4", 3e-4), ("+2e-5", 2e-5)])
+def test_override_strings_read_exponent_notation_as_numbers(text: str, lr: float) -> None:
+    # YAML 1.1 reads '1e-3' as a string; on the command line it is a learning rate.
+    assert load_config(None, [f"ppo.lr={text}"])["ppo"]["lr"] == lr
+
+
+def test_override_strings_that_only_look_like_numbers_stay_strings() -> None:
+    assert load_config(None, ["train.log_dir=1e3runs"])["train"]["log_dir"] == "1e3runs"
