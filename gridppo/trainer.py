@@ -521,6 +521,9 @@ class Trainer:
         # A process killed while saving leaves its temporary file behind.
         for stale in folder.glob(".*.pt.tmp-*"):
             stale.unlink(missing_ok=True)
+        _, trainer.history = trainer._read_metrics(
+            trainer.log_dir / "metrics.csv", trainer._columns()
+        )
         return trainer
 
     # -- callbacks -----------------------------------------------------------
@@ -897,29 +900,35 @@ class Trainer:
             # Hide events a previous process logged after the update we continue from.
             self._tb = SummaryWriter(str(self.log_dir), purge_step=self.global_step + 1)
 
-    def _sync_metrics_file(self, path: Path, columns: list[str]) -> list[dict[str, float]]:
-        """Make ``metrics.csv`` hold exactly the rows of updates 1..``self.update``.
-
-        Rows after the current update (written by a process that stopped before saving
-        them), rows cut short by a kill, and rows under another header are dropped; the
-        file is rewritten atomically. Returns the kept rows as floats (NaN for blanks).
-        """
+    def _read_metrics(self, path: Path, columns: list[str]) -> tuple[list[dict], list[dict]]:
+        """The complete rows of ``metrics.csv`` up to the current update, as text and as
+        floats (NaN for blanks). Rows after the current update (written by a process that
+        stopped before saving them), rows cut short by a kill and rows under another
+        header are left out."""
         kept: list[dict[str, str]] = []
         parsed: list[dict[str, float]] = []
-        if path.exists():
-            with open(path, newline="") as handle:
-                reader = csv.DictReader(handle)
-                if reader.fieldnames == columns:
-                    for row in reader:
-                        if None in row or any(v is None for v in row.values()):
-                            continue  # a row cut short (or run over) by a kill
-                        try:
-                            values = {k: float(v) if v != "" else math.nan for k, v in row.items()}
-                        except ValueError:
-                            continue
-                        if values["update"] <= self.update:
-                            kept.append(row)
-                            parsed.append(values)
+        if not path.exists():
+            return kept, parsed
+        with open(path, newline="") as handle:
+            reader = csv.DictReader(handle)
+            if reader.fieldnames != columns:
+                return kept, parsed
+            for row in reader:
+                if None in row or any(v is None for v in row.values()):
+                    continue  # a row cut short (or run over) by a kill
+                try:
+                    values = {k: float(v) if v != "" else math.nan for k, v in row.items()}
+                except ValueError:
+                    continue
+                if values["update"] <= self.update:
+                    kept.append(row)
+                    parsed.append(values)
+        return kept, parsed
+
+    def _sync_metrics_file(self, path: Path, columns: list[str]) -> list[dict[str, float]]:
+        """Make ``metrics.csv`` hold exactly the rows of updates 1..``self.update`` (see
+        :meth:`_read_metrics`), rewriting it atomically; returns them as floats."""
+        kept, parsed = self._read_metrics(path, columns)
         tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
         with open(tmp, "w", newline="") as handle:
             writer = csv.DictWriter(handle, fieldnames=columns)
