@@ -23,9 +23,16 @@ install: $(STAMP)
 train: $(STAMP)
 	$(VENV)/bin/gridppo train
 
+# The numbered tutorials run top to bottom in a fresh kernel with nbval: a cell marked
+# "# NBVAL_CHECK_OUTPUT" must reproduce its stored output, every other cell must run
+# without error. GRIDPPO_QUICK=1 shrinks their training (gridppo.config.quick_overrides).
+TUTORIALS := $(wildcard notebooks/[0-9][0-9]_*.ipynb)
+NBVAL := --nbval-lax --nbval-current-env --nbval-cell-timeout=300
+
 test: $(STAMP)
-	$(VENV)/bin/ruff check gridppo tests benchmarks
+	$(VENV)/bin/ruff check gridppo tests benchmarks $(TUTORIALS)
 	MPLBACKEND=Agg $(PY) -m pytest tests
+	GRIDPPO_QUICK=1 $(PY) -m pytest $(NBVAL) $(TUTORIALS)
 
 lab: $(STAMP)
 	$(VENV)/bin/jupyter lab notebooks/
