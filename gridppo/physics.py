@@ -158,7 +158,8 @@ class FastBackend:
 
     Each call starts Newton-Raphson from the previous call's first converged solution
     (a warm start): consecutive environment steps differ little, so it converges in
-    fewer iterations than from a flat start.
+    fewer iterations than from a flat start. The warm start, ``v_init``, is the only
+    state kept between calls (the environment saves it with its own state).
     """
 
     name = "fast"
@@ -183,6 +184,12 @@ class FastBackend:
             self.model = init_from_pandapower(model_net)
         self.sweep = InjectionSweepCPP(self.model)
         self.sweep.compute_gen_results = True
+        if hasattr(self.sweep, "reuse_base_case"):
+            # Rebuild the solver's base case (its factorised Jacobian) at every call, so a
+            # result depends only on the call's inputs and warm start, never on which batch
+            # the solver saw first: a resumed run then matches an uninterrupted one to the
+            # bit. It costs about 0.05 ms per call.
+            self.sweep.reuse_base_case = False
         self.n_gen_pp = len(model_net.gen)
         self.n_sgen = len(model_net.sgen)
         generators = self.model.get_generators()
