@@ -101,6 +101,8 @@ class Field:
         raise AssertionError(f"unknown field kind {kind!r}")  # a bug in SCHEMA, not in a config
 
     def _number(self, key: str, value: Any, integer: bool) -> int | float:
+        if isinstance(value, str) and _EXPONENT_NUMBER.fullmatch(value.strip()):
+            value = float(value)  # `lr: 1e-4` in a YAML file reads as a string
         if isinstance(value, bool) or not isinstance(value, int | float):
             wanted = "an integer" if integer else "a number"
             raise ConfigError(f"{key}: expected {wanted}, got {value!r}")
@@ -384,7 +386,7 @@ def register_cross_check(fn: Any) -> Any:
 _EXPONENT_NUMBER = re.compile(r"[+-]?[0-9]+[eE][+-]?[0-9]+")
 
 
-def _parse_value(text: str) -> Any:
+def parse_value(text: str) -> Any:
     """Parse the right-hand side of ``--set key=value`` the way YAML would, except that
     ``1e-4`` is the number 0.0001 (YAML 1.1 would keep it as the string ``"1e-4"``)."""
     if _EXPONENT_NUMBER.fullmatch(text.strip()):
@@ -411,7 +413,7 @@ def apply_overrides(raw: dict[str, Any], overrides: Mapping[str, Any] | list[str
             key, sep, value = str(item).partition("=")
             if not sep or not key.strip():
                 raise ConfigError(f"{item}: an override must look like KEY=VALUE")
-            pairs[key.strip()] = _parse_value(value.strip())
+            pairs[key.strip()] = parse_value(value.strip())
         overrides = pairs
     valid = _known_keys(all_sections())
     for key, value in overrides.items():

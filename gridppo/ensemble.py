@@ -16,7 +16,8 @@ runs them with batched matrix products. Nothing is shared:
 Agents differ in observation and action sizes, so observations are zero-padded to
 the largest size (a padded feature is always 0, gets zero weight gradient and never
 changes anything) and padded action dimensions are masked out of log-probabilities
-and entropies. ``tests/test_ensemble.py`` checks that one update of the ensemble
+and entropies. ``tests/test_ppo.py::test_ensemble_update_equals_separate_agents``
+checks that one update of the ensemble
 equals one update of separate :class:`~gridppo.ppo.PPOAgent` objects.
 
 It supports independent networks only (no parameter sharing) and no target-KL early

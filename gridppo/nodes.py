@@ -125,7 +125,7 @@ class Node:
     ACTIONS: ClassVar[tuple[str, ...]] = ()
     STATE: ClassVar[tuple[str, ...]] = ("injection_mw",)
     # Reward components that are energy bought or sold at the market price. Every other
-    # component is a cost to society (fuel, discomfort, wear), see gridppo.metrics.
+    # component is a cost to society (fuel, discomfort, wear); see gridppo.simulate.
     MARKET_COMPONENT: ClassVar[str] = "energy_eur"
 
     def __init__(self, name: str, bus: int, params: Mapping[str, Any]):

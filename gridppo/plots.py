@@ -1263,6 +1263,7 @@ def plot_day_overview(record: DayRecord, nodes: list, day_column: int = 0) -> Fi
     ax.set_xlim(0, 24)
     for ax in axes:
         ax.grid(alpha=0.3)
+    fig.gridppo = {"axes": list(axes)}
     return fig
 
 

@@ -6,7 +6,7 @@ A policy maps the batched observations to batched actions::
 
 It may read the environment (its grid, profiles and current step), as a rule-based
 controller with a view of the system would. Trained PPO agents are wrapped the same
-way by :class:`gridppo.ppo.TrainedPolicy`.
+way by :class:`gridppo.trainer.TrainedPolicy`.
 """
 
 from __future__ import annotations

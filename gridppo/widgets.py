@@ -41,11 +41,10 @@ from typing import Any
 
 import ipywidgets as widgets
 import numpy as np
-import yaml
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from gridppo.config import SCHEMA, ConfigError, load_config
+from gridppo.config import SCHEMA, ConfigError, load_config, parse_value
 from gridppo.env import BatchedGridEnv
 from gridppo.grid import PowerGrid
 from gridppo.physics import Injections, PowerFlowResult
@@ -114,10 +113,7 @@ def _parse_settings(settings: str | Sequence[str] | Mapping[str, Any] | None) ->
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
             raise ConfigError(f"{item}: a setting must look like KEY=VALUE, e.g. ppo.lr=1e-4")
-        try:
-            out[key.strip()] = yaml.safe_load(value)
-        except yaml.YAMLError:
-            out[key.strip()] = value
+        out[key.strip()] = parse_value(value.strip())
     return out
 
 
