@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import csv
 import math
+import os
 import shutil
+import signal
 from pathlib import Path
 from typing import Any
 
@@ -275,3 +277,35 @@ def test_environment_state_round_trip(tmp_path: Path) -> None:
     assert set(twin.grid.node("business_9").state_dict()) == {"injection_mw", "flex_remaining_mwh"}
     with pytest.raises(ValueError, match="does not fit this environment"):
         BatchedGridEnv(cfg, batch_size=2).load_state_dict(env.state_dict())
+
+
+@pytest.mark.parametrize("signals", [1, 2], ids=["SIGTERM", "SIGTERM twice"])
+def test_cli_sigterm_stops_cleanly(
+    signals: int,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """One SIGTERM finishes the update in progress and saves it; a second one abandons
+    the update at once. Either way: exit status 143, one line, last.pt intact."""
+    monkeypatch.chdir(tmp_path)
+    original = Trainer.train_one_update
+
+    def train_one_update(self: Trainer) -> dict:
+        if self.update == 2:  # in update 3
+            for _ in range(signals):
+                os.kill(os.getpid(), signal.SIGTERM)
+        return original(self)
+
+    monkeypatch.setattr(Trainer, "train_one_update", train_one_update)
+    sets = [a for k, v in CONFIG.items() for a in ("--set", f"{k}={v}")]
+    assert main(["train", "--run-name", "term", "--quiet", *sets]) == 143
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "--resume checkpoints/term/last.pt" in err
+    if signals == 1:
+        assert "stopped by SIGTERM after update 3 of 6" in err
+    else:
+        assert "interrupted during update 3; last.pt holds update 2" in err
+    assert load_checkpoint(Path("checkpoints/term/last.pt"))["update"] == 4 - signals
+    # The default SIGTERM handling is back once the command returns.
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
