@@ -8,7 +8,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install train test lab lint benchmark clean
+.PHONY: install train test lab lint benchmark clean chromium
 
 # (Re)install whenever the package metadata changes. torch is pinned in pyproject.toml
 # to 2.13.0, which resolves to a CPU build; an unpinned torch would pull CUDA packages.
@@ -28,11 +28,23 @@ train: $(STAMP)
 # without error. GRIDPPO_QUICK=1 shrinks their training (gridppo.config.quick_overrides).
 TUTORIALS := $(wildcard notebooks/[0-9][0-9]_*.ipynb)
 NBVAL := --nbval-lax --nbval-current-env --nbval-cell-timeout=300
+# The assignments' reference solutions run the same way. The student versions raise
+# NotImplementedError by design: tests/test_exercises.py checks them against the solutions.
+SOLUTIONS := $(wildcard notebooks/assignments/[0-9][0-9]_*_solution.ipynb)
 
-test: $(STAMP)
-	$(VENV)/bin/ruff check gridppo tests benchmarks $(TUTORIALS)
+test: $(STAMP) chromium
+	$(VENV)/bin/ruff check gridppo tests benchmarks $(TUTORIALS) notebooks/assignments
 	MPLBACKEND=Agg $(PY) -m pytest tests
-	GRIDPPO_QUICK=1 $(PY) -m pytest $(NBVAL) $(TUTORIALS)
+	GRIDPPO_QUICK=1 $(PY) -m pytest $(NBVAL) $(TUTORIALS) $(SOLUTIONS)
+
+# The browser test (tests/test_browser.py) drives Debian's chromium. Install it when it is
+# missing and we run as root (as CI does); otherwise the test is skipped and says why.
+chromium:
+	@if [ ! -x /usr/bin/chromium ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing chromium for the browser test"; \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) \
+			|| echo "chromium could not be installed; the browser test will be skipped"; \
+	fi
 
 lab: $(STAMP)
 	$(VENV)/bin/jupyter lab notebooks/
