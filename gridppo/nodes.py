@@ -16,7 +16,7 @@ neighbour_vm_mean  mean voltage among those buses (p.u.)
 neighbour_vm_max   highest voltage among those buses (p.u.)
 injection_mw       own net injection into the grid at the last step (MW)
 time_sin/time_cos  time of day on the unit circle
-day_fraction       fraction of the day elapsed, in [0, 1)
+day_fraction       fraction of the day elapsed: 0 at the start, 1 in the final observation
 price              energy price of the current step (EUR/MWh)
 price_plus_k       forecast price k steps ahead, k = 1..forecast_steps
 =================  ==========================================================
@@ -204,14 +204,31 @@ class Node:
 
     # -- helpers shared by the types ----------------------------------------
     def _claim_load(self, grid: PowerGrid) -> int:
-        """Take ownership of the case's load at this node's bus; returns its index."""
-        loads = grid.net.load.index[grid.net.load.bus == self.bus].tolist()
+        """Take ownership of the case's load at this node's bus; returns its index.
+
+        Sets ``base_p_mw`` (the ``base_p_mw`` parameter, or the case's value when it is
+        null) and ``tan_phi`` (the case's reactive/active ratio, kept at any demand),
+        and writes the base demand into the net, so everything that reads the net
+        before the node acts (the start-of-day power flow, the heuristic) sees it.
+        """
+        net = grid.net
+        loads = net.load.index[net.load.bus == self.bus].tolist()
         free = [i for i in loads if i not in grid.claimed_loads]
         if not free:
             reason = "is already owned by another node" if loads else "has no load"
             raise ConfigError(f"nodes.{self.name}.bus: bus {self.bus} {reason}")
-        grid.claimed_loads[free[0]] = self.name
-        return free[0]
+        index = free[0]
+        grid.claimed_loads[index] = self.name
+        case_p_mw, case_q_mvar = float(net.load.p_mw[index]), float(net.load.q_mvar[index])
+        self.tan_phi = case_q_mvar / case_p_mw if case_p_mw else 0.0
+        given = self.params.get("base_p_mw")
+        self.base_p_mw = case_p_mw if given is None else float(given)
+        net.load.loc[index, ["p_mw", "q_mvar", "name"]] = [
+            self.base_p_mw,
+            self.base_p_mw * self.tan_phi,
+            self.name,
+        ]
+        return index
 
 
 def _unit(action: np.ndarray) -> np.ndarray:
@@ -313,12 +330,6 @@ class Consumer(Node):
     def attach(self, grid: PowerGrid) -> None:
         """Claim the case's load at this bus."""
         self.load_index = self._claim_load(grid)
-        load = grid.net.load.loc[self.load_index]
-        self.base_p_mw = self.params["base_p_mw"]
-        if self.base_p_mw is None:
-            self.base_p_mw = float(load.p_mw)
-        self.tan_phi = float(load.q_mvar / load.p_mw) if load.p_mw else 0.0
-        grid.net.load.loc[self.load_index, "name"] = self.name
 
     def apply_action(self, action: np.ndarray, ctx: StepContext, inj: Injections) -> None:
         """Serve the demand minus the shed share."""
@@ -511,12 +522,6 @@ class Business(Node):
     def attach(self, grid: PowerGrid) -> None:
         """Claim the case's load at this bus and create a PV ``sgen``."""
         self.load_index = self._claim_load(grid)
-        load = grid.net.load.loc[self.load_index]
-        self.base_p_mw = self.params["base_p_mw"]
-        if self.base_p_mw is None:
-            self.base_p_mw = float(load.p_mw)
-        self.tan_phi = float(load.q_mvar / load.p_mw) if load.p_mw else 0.0
-        grid.net.load.loc[self.load_index, "name"] = self.name
         self.sgen_index = pp.create_sgen(
             grid.net, self.bus, p_mw=0.0, name=f"{self.name}_pv", type="PV"
         )

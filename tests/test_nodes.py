@@ -395,3 +395,19 @@ def test_a_new_node_type_runs_a_day_without_editing_the_package() -> None:
     assert "heater" not in NODE_TYPES
     with pytest.raises(ConfigError, match="unknown node type 'heater'"):
         load_config(raw)
+
+
+def test_own_base_demand_is_written_into_the_net_and_an_absurd_one_is_refused() -> None:
+    from gridppo.config import ConfigError, load_config
+    from gridppo.grid import PowerGrid
+
+    case = PowerGrid(load_config())
+    grid = PowerGrid(load_config(None, ["nodes.consumer_3.base_p_mw=60"]))
+    node, case_node = grid.node("consumer_3"), case.node("consumer_3")
+    assert grid.net.load.p_mw[node.load_index] == pytest.approx(60.0)
+    # The power factor is the case's, whatever the demand.
+    assert grid.net.load.q_mvar[node.load_index] / 60.0 == pytest.approx(
+        case.net.load.q_mvar[case_node.load_index] / case.net.load.p_mw[case_node.load_index]
+    )
+    with pytest.raises(ConfigError, match="planning power flow does not converge"):
+        PowerGrid(load_config(None, ["nodes.consumer_3.base_p_mw=5000"]))

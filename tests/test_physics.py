@@ -201,9 +201,12 @@ def test_nonconvergence_is_reported_not_raised(
 
 @pytest.fixture(scope="module", params=["fast", "pandapower"])
 def overloaded_grid(request: pytest.FixtureRequest) -> PowerGrid:
-    """A grid whose consumer_3 demands 5 GW: the power flow cannot converge."""
-    cfg = load_config(None, overrides=["nodes.consumer_3.base_p_mw=5000"])
-    return PowerGrid(cfg, backend=request.param)
+    """A grid whose consumer_3 demands 5 GW once the day runs: the power flow cannot
+    converge. (A config asking for 5 GW is refused when the grid is built, because its
+    planning power flow fails; here the demand jumps after the build, as a fault would.)"""
+    grid = PowerGrid(load_config(), backend=request.param)
+    grid.node("consumer_3").base_p_mw = 5000.0
+    return grid
 
 
 def test_env_penalises_and_truncates_a_nonconverging_step(overloaded_grid: PowerGrid) -> None:
