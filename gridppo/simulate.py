@@ -4,8 +4,10 @@
 from the upstream grid at the price (sales count negative), plus every node's
 non-market cost (fuel, demand-response discomfort, battery wear, unmet flexible
 energy), plus the grid penalty for voltage violations, overloads and non-convergence.
-Lower is better. It is comparable across policies because it does not depend on how
-the rewards are weighted, only on what happened in the grid.
+Lower is better. It is comparable across policies run with the same config: it does not
+depend on ``grid_penalty_weight`` (how strongly each agent weighs the shared penalty),
+only on what happened in the grid — but violations are priced at the configured
+penalty rates, so changing those rates changes the KPI of the same behaviour.
 
 Next to it: the team reward (sum of every agent's reward), the voltage-violation rate
 (share of steps with at least one bus outside the band), the overload rate (share of

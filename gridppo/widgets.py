@@ -47,6 +47,7 @@ from matplotlib.figure import Figure
 from gridppo.config import SCHEMA, ConfigError, load_config, parse_value
 from gridppo.env import BatchedGridEnv
 from gridppo.grid import PowerGrid
+from gridppo.nodes import Business, Consumer, Producer
 from gridppo.physics import Injections, PowerFlowResult
 from gridppo.plots import (
     plot_agent_day,
@@ -747,9 +748,11 @@ class GridPlayground(_Displayable):
             )
         self.grid = grid
         nodes = grid.nodes
-        self.load_nodes = [n for n in nodes if hasattr(n, "load_index")]
-        self.pv_nodes = [n for n in nodes if hasattr(n, "sgen_index")]
-        self.producer_nodes = [n for n in nodes if hasattr(n, "gen_index")]
+        # The playground knows the shipped types; a student's own type keeps its base
+        # setpoints here (it has no slider).
+        self.load_nodes = [n for n in nodes if isinstance(n, Consumer | Business)]
+        self.pv_nodes = [n for n in nodes if isinstance(n, Business)]
+        self.producer_nodes = [n for n in nodes if isinstance(n, Producer)]
         self.last_result: PowerFlowResult | None = None
         self.grid_figure: Figure | None = None
         self._syncing = False
