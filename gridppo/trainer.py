@@ -344,8 +344,15 @@ def save_checkpoint(state: dict[str, Any], path: Path) -> None:
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as err:
         tmp.unlink(missing_ok=True)
+        # Ctrl-C inside torch.save surfaces as torch's RuntimeError about the archive
+        # it could not finish; report the interruption, not the archive.
+        cause: BaseException | None = err
+        while cause is not None and not isinstance(cause, KeyboardInterrupt):
+            cause = cause.__context__
+        if cause is not None and cause is not err:
+            raise cause from None
         raise
 
 
@@ -685,6 +692,11 @@ class Trainer:
 
         Returns a summary: updates, environment steps, wall time, steps per second, the
         final and best evaluation KPIs, and where logs and checkpoints were written.
+
+        If an update is interrupted (KeyboardInterrupt) or fails (e.g.
+        :class:`TrainingDivergedError`), the trainer first returns to its last completed
+        update, the one ``last.pt`` holds, then lets the exception through; calling
+        ``train()`` again carries on from there exactly.
         """
         from tqdm.auto import tqdm
 

@@ -101,7 +101,7 @@ def test_killed_at_random_moments_training_resumes_to_the_same_result(tmp_path: 
         assert process.poll() is None, "the run finished before the kill; make it longer"
         process.send_signal(sig)
         out, err = process.communicate(timeout=60)
-        assert process.returncode == EXIT_STATUS[sig], err
+        assert process.returncode == EXIT_STATUS[sig], (sig.name, process.returncode, err)
         if sig != signal.SIGKILL:
             lines = err.strip().splitlines()  # one line, saying how to go on
             assert len(lines) == 1 and "--resume" in lines[0], err

@@ -309,3 +309,40 @@ def test_cli_sigterm_stops_cleanly(
     assert load_checkpoint(Path("checkpoints/term/last.pt"))["update"] == 4 - signals
     # The default SIGTERM handling is back once the command returns.
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+
+
+def test_ctrl_c_inside_torch_save_is_an_interruption(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C while torch writes the archive makes torch raise a RuntimeError about the
+    unfinished archive; save_checkpoint reports the KeyboardInterrupt instead, removes
+    its temporary file and leaves the previous checkpoint as it was."""
+    import torch.serialization
+
+    from gridppo.trainer import save_checkpoint
+
+    path = tmp_path / "last.pt"
+    save_checkpoint({"weights": torch.ones(3)}, path)
+    before = path.read_bytes()
+    writer = torch.serialization._open_zipfile_writer
+
+    class Unfinished:
+        def __init__(self, f: Any) -> None:
+            self.inner = writer(f)
+
+        def __enter__(self) -> Any:
+            return self.inner.__enter__()
+
+        def __exit__(self, *exc: Any) -> None:
+            self.inner.__exit__(*exc)
+            raise RuntimeError("[enforce fail at inline_container.cc] unexpected pos")
+
+    def interrupted(*args: Any, **kwargs: Any) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(torch.serialization, "_open_zipfile_writer", Unfinished)
+    monkeypatch.setattr(torch.serialization, "_save", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        save_checkpoint({"weights": torch.zeros(3)}, path)
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["last.pt"]
