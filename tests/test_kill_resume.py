@@ -58,7 +58,15 @@ def launch(root: Path, run: str, resume: bool = False) -> subprocess.Popen:
         command += ["--run-name", run]
         command += [a for k, v in CONFIG.items() for a in ("--set", f"{k}={v}")]
     return subprocess.Popen(
-        command, cwd=root, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        command,
+        cwd=root,
+        env=ENV,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        # A shell running these tests in the background ignores SIGINT, and the child
+        # would inherit that (Python then installs no KeyboardInterrupt handler).
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
 
 
