@@ -690,6 +690,11 @@ class Trainer:
     def train(self, total_updates: int | None = None, progress_bar: bool = True) -> dict[str, Any]:
         """Train until ``total_updates`` (default: the config's) or :meth:`request_stop`.
 
+        ``total_updates`` may stop training early, but the learning-rate schedule always
+        follows ``train.total_updates``, so a run trained in several calls equals one
+        trained in one; a larger value is refused (those updates would learn at rate 0).
+        A :meth:`request_stop` made before this call starts is honoured at once.
+
         Returns a summary: updates, environment steps, wall time, steps per second, the
         final and best evaluation KPIs, and where logs and checkpoints were written.
 
@@ -700,9 +705,14 @@ class Trainer:
         """
         from tqdm.auto import tqdm
 
-        total = total_updates or self.config["train"]["total_updates"]
         cfg = self.config["train"]
-        self._stop = False
+        total = total_updates or cfg["total_updates"]
+        if total > cfg["total_updates"]:
+            raise ValueError(
+                f"total_updates: {total} is more than train.total_updates "
+                f"({cfg['total_updates']}), which sets the learning-rate schedule; "
+                "raise train.total_updates instead"
+            )
         if self._checkpoint_update is None:
             self._start_state = copy.deepcopy(self.state_dict())
         self._open_logs()
@@ -747,6 +757,7 @@ class Trainer:
         finally:
             bar.close()
             self._close_logs()
+            self._stop = False  # a stop ends this call only; train() again carries on
         summary = self.summary(time.perf_counter() - wall)
         self._fire("on_train_end", summary)
         return summary

@@ -165,3 +165,14 @@ def test_cli_train_writes_logs_and_checkpoints(tmp_path, monkeypatch, capsys):
     )
     out = capsys.readouterr().out
     assert "ippo" in out and "Reward per type" in out and "battery" in out
+
+
+def test_train_refuses_more_updates_than_the_schedule_and_honours_an_early_stop(tmp_path):
+    trainer = Trainer.from_config(None, TINY, run_name="limits", root=tmp_path)
+    with pytest.raises(ValueError, match="raise train.total_updates instead"):
+        trainer.train(total_updates=10, progress_bar=False)
+    trainer.request_stop()
+    trainer.train(progress_bar=False)
+    assert trainer.update == 0  # the stop came before training started
+    trainer.train(total_updates=2, progress_bar=False)
+    assert trainer.update == 2  # a stop ends one call only
