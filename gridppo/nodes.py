@@ -581,8 +581,9 @@ def validate_nodes(raw: Any) -> list[dict[str, Any]]:
             raise ConfigError(f"{where}: expected a mapping with name, type and bus, got {spec!r}")
         if isinstance(spec.get("params"), Mapping):
             # A validated config nests the parameters; accept it as input too, so a run's
-            # saved config.yaml or a checkpoint's config loads again unchanged.
-            spec = {**{k: v for k, v in spec.items() if k != "params"}, **spec["params"]}
+            # saved config.yaml or a checkpoint's config loads again unchanged. A key
+            # beside "params" (where a dotted override writes) wins over the nested one.
+            spec = {**spec["params"], **{k: v for k, v in spec.items() if k != "params"}}
         for required in ("name", "type", "bus"):
             if required not in spec:
                 raise ConfigError(f"{where}.{required}: missing")

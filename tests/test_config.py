@@ -267,6 +267,14 @@ def test_dotted_overrides() -> None:
     assert load_config(None, {"grid.max_vm_pu": 1.04}) == load_config(None, ["grid.max_vm_pu=1.04"])
 
 
+def test_overrides_of_an_already_validated_config() -> None:
+    # A run's saved config nests node parameters under "params"; overrides still apply.
+    cfg = load_config(load_config(None), ["nodes.battery_3.max_p_mw=30", "ppo.lr=1e-3"])
+    battery = next(n for n in cfg["nodes"] if n["name"] == "battery_3")
+    assert battery["params"]["max_p_mw"] == 30.0 and cfg["ppo"]["lr"] == 1e-3
+    assert load_config(load_config(None)) == load_config(None)
+
+
 def test_bad_overrides() -> None:
     message = config_error(None, ["nodes.batery_3.max_p_mw=30"])
     assert message.startswith("nodes.batery_3.max_p_mw:")
