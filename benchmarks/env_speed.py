@@ -37,8 +37,6 @@ import numpy as np
 import pandapower as pp
 
 from gridppo import BatchedGridEnv, PowerGrid, load_config
-from gridppo.nodes import Battery, Business, Producer
-from gridppo.physics import Injections
 
 SEED = 0
 BATCH_SIZES = (1, 64, 256)
@@ -87,29 +85,10 @@ def env_steps_per_second(
     return steps * batch_size / median_seconds(run, repeats)
 
 
-def random_injections(grid: PowerGrid, batch_size: int, rng: np.random.Generator) -> Injections:
-    """Random scenarios: loads scaled one by one, random PV, producer and battery powers."""
-    inj = grid.base_injections(batch_size)
-    scale = rng.uniform(0.3, 1.6, inj.load_p_mw.shape)
-    inj.load_p_mw = inj.load_p_mw * scale
-    inj.load_q_mvar = inj.load_q_mvar * scale
-    for node in grid.nodes:
-        p = node.params
-        if isinstance(node, Producer):
-            inj.gen_p_mw[:, node.gen_index] = rng.uniform(p["min_p_mw"], p["max_p_mw"], batch_size)
-        elif isinstance(node, Business):
-            inj.sgen_p_mw[:, node.sgen_index] = rng.uniform(0.0, p["pv_p_mw"], batch_size)
-        elif isinstance(node, Battery):
-            inj.storage_p_mw[:, node.storage_index] = rng.uniform(
-                -p["max_p_mw"], p["max_p_mw"], batch_size
-            )
-    return inj
-
-
 def us_per_power_flow(grid: PowerGrid, batch_size: int, batches: int, repeats: int) -> float:
     """Microseconds per scenario of the grid's backend, over ``batches`` random batches."""
     rng = np.random.default_rng(SEED)
-    work = [random_injections(grid, batch_size, rng) for _ in range(batches)]
+    work = [grid.random_injections(batch_size, rng) for _ in range(batches)]
     for inj in work[:2]:
         assert grid.run_power_flow(inj).converged.all()
 

@@ -27,7 +27,7 @@ import pandapower as pp
 import pandapower.networks as pn
 
 from gridppo.config import ConfigError, load_config
-from gridppo.nodes import Node, make_node
+from gridppo.nodes import Battery, Business, Node, Producer, make_node
 from gridppo.physics import Injections, PowerFlowResult, make_backend
 from gridppo.profiles import DailyProfiles, build_profiles
 
@@ -157,6 +157,32 @@ class PowerGrid:
             load_q_mvar=self.base_load_q_mvar[None, :] * scale,
             storage_p_mw=np.zeros((batch_size, len(net.storage))),
         )
+
+    def random_injections(self, batch_size: int, rng: np.random.Generator) -> Injections:
+        """Random but physically plausible setpoints for ``batch_size`` scenarios.
+
+        Every load is scaled by its own factor in [0.3, 1.6], every business's PV
+        produces a random share of its installed power, every producer runs at a random
+        output within its limits and every battery at a random power within
+        +-``max_p_mw``. Used to compare the two backends and to time them.
+        """
+        inj = self.base_injections(batch_size)
+        scale = rng.uniform(0.3, 1.6, inj.load_p_mw.shape)
+        inj.load_p_mw = inj.load_p_mw * scale
+        inj.load_q_mvar = inj.load_q_mvar * scale
+        for node in self.nodes:
+            p = node.params
+            if isinstance(node, Producer):
+                inj.gen_p_mw[:, node.gen_index] = rng.uniform(
+                    p["min_p_mw"], p["max_p_mw"], batch_size
+                )
+            elif isinstance(node, Business):
+                inj.sgen_p_mw[:, node.sgen_index] = rng.uniform(0.0, p["pv_p_mw"], batch_size)
+            elif isinstance(node, Battery):
+                inj.storage_p_mw[:, node.storage_index] = rng.uniform(
+                    -p["max_p_mw"], p["max_p_mw"], batch_size
+                )
+        return inj
 
     def run_power_flow(self, injections: Injections) -> PowerFlowResult:
         """Solve the AC power flow for every scenario in the batch."""

@@ -155,6 +155,8 @@ _DIAGNOSTICS = {
     "entropy": "entropy: how random the policy still is\n(falls slowly as it learns)",
     "explained_variance": "explained variance of the value function\n(1 is perfect, 0 is useless)",
 }
+# The same names as gridppo.ppo.DIAGNOSTICS, kept here so that plotting never imports
+# PyTorch (tests/test_plots.py checks that the two agree).
 _LOSS_METRICS = (
     "policy_loss",
     "value_loss",

@@ -14,7 +14,7 @@ import pytest
 from helpers import zero_actions
 
 from gridppo import BatchedGridEnv, PowerGrid, load_config
-from gridppo.nodes import Battery, Business, Producer
+from gridppo.nodes import Producer
 from gridppo.physics import FastBackend, Injections, PandapowerBackend, PowerFlowResult
 
 N_SCENARIOS = 200
@@ -27,29 +27,8 @@ Q_TOL_MVAR = 1e-6
 
 
 def random_injections(grid: PowerGrid, batch_size: int, seed: int) -> Injections:
-    """Random but physically plausible setpoints for ``batch_size`` scenarios.
-
-    Every load is scaled by its own factor in [0.3, 1.6], every PV unit produces a
-    random share of its installed power, every producer runs at a random output within
-    its limits and every battery at a random power within +-max_p_mw.
-    """
-    rng = np.random.default_rng(seed)
-    inj = grid.base_injections(batch_size)
-    n_load = inj.load_p_mw.shape[1]
-    scale = rng.uniform(0.3, 1.6, (batch_size, n_load))
-    inj.load_p_mw = inj.load_p_mw * scale
-    inj.load_q_mvar = inj.load_q_mvar * scale
-    for node in grid.nodes:
-        p = node.params
-        if isinstance(node, Producer):
-            inj.gen_p_mw[:, node.gen_index] = rng.uniform(p["min_p_mw"], p["max_p_mw"], batch_size)
-        elif isinstance(node, Business):
-            inj.sgen_p_mw[:, node.sgen_index] = rng.uniform(0.0, p["pv_p_mw"], batch_size)
-        elif isinstance(node, Battery):
-            inj.storage_p_mw[:, node.storage_index] = rng.uniform(
-                -p["max_p_mw"], p["max_p_mw"], batch_size
-            )
-    return inj
+    """Seeded random scenarios (see :meth:`PowerGrid.random_injections`)."""
+    return grid.random_injections(batch_size, np.random.default_rng(seed))
 
 
 def assert_results_agree(fast: PowerFlowResult, ref: PowerFlowResult, rows: np.ndarray) -> None:

@@ -275,3 +275,10 @@ def test_training_curves_with_one_learner_per_type(tmp_path):
     fig = plot_training_curves(rows, by="type", metric="entropy", agent_types=AGENTS)
     assert list(fig.gridppo["lines"]) == ["battery"]
     assert np.allclose(fig.gridppo["lines"]["battery"].get_ydata(), [0.9, 0.8, 0.7])
+
+
+def test_plotted_diagnostics_are_the_ones_ppo_returns() -> None:
+    from gridppo import plots
+    from gridppo.ppo import DIAGNOSTICS
+
+    assert tuple(plots._LOSS_METRICS) == tuple(DIAGNOSTICS)
