@@ -46,7 +46,7 @@ def run_seed(seed: int, with_opf: bool, root: Path) -> tuple[dict, Trainer]:
     opf_s = None
     if with_opf:
         t0 = time.perf_counter()
-        results.append(run_days(OPFPolicy(trainer.eval_env), trainer.eval_env))
+        results.append(run_days(OPFPolicy(trainer.validation_env), trainer.validation_env))
         opf_s = time.perf_counter() - t0
     print(
         f"\n=== seed {seed}: trained in {train_wall_s:.1f} s (setup {build_s:.1f} s), "

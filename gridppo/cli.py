@@ -22,27 +22,45 @@ from typing import Any
 __all__ = ["main"]
 
 
+def _test_day_count(args: argparse.Namespace, cfg: dict[str, Any]) -> int:
+    """The number of test days ``--days`` asks for, checked against the config."""
+    available = cfg["time"]["test_days"]
+    if not 1 <= args.days <= available:
+        raise ValueError(
+            f"--days: must be between 1 and time.test_days ({available}), got {args.days}"
+        )
+    return args.days
+
+
+_OPTIMUM_NOTE = (
+    "The optimum knows the whole day in advance (perfect foresight); the agents see "
+    "only a few steps of price forecast."
+)
+
+
 def _simulate(args: argparse.Namespace) -> int:
     from gridppo.config import load_config
-    from gridppo.env import BatchedGridEnv
+    from gridppo.evaluation import evaluate_on_test_days
     from gridppo.plots import plot_day_overview
-    from gridppo.policies import make_baseline
-    from gridppo.simulate import kpi_table, run_days
+    from gridppo.policies import BASELINES
+    from gridppo.simulate import kpi_table
 
     cfg = load_config(args.config, args.set)
-    days = cfg["time"]["train_days"] + __import__("numpy").arange(
-        min(args.days, cfg["time"]["eval_days"])
-    )
-    env = BatchedGridEnv(cfg, batch_size=len(days), mode="eval", autoreset=False)
-    policy = make_baseline(args.policy, env, seed=cfg["seed"])
-    result = run_days(policy, env, days=days, record=True)
-    print(f"Policy '{args.policy}' on {len(days)} evaluation day(s) (means per day):")
-    print(kpi_table([result]))
+    n_days = _test_day_count(args, cfg)
+    names = BASELINES if args.policy == "all" else (args.policy,)
+    results = evaluate_on_test_days(cfg, baselines=names, n_days=n_days)
+    result = results[names[0]]
+    print(f"On {n_days} test day(s), means per day:")
+    print(kpi_table(list(results.values())))
+    if "optimum" in results:
+        print(_OPTIMUM_NOTE)
     out = Path(args.plot)
     out.parent.mkdir(parents=True, exist_ok=True)
-    fig = plot_day_overview(result.record, env.nodes)
+    from gridppo.grid import PowerGrid
+
+    fig = plot_day_overview(result.record, PowerGrid(cfg).nodes)
     fig.savefig(out, dpi=100)
-    print(f"Plot of the first day written to {out}")
+    print(f"Plot of the first day ({result.policy}) written to {out}")
     return 0
 
 
@@ -130,39 +148,32 @@ def _train(args: argparse.Namespace) -> int:
         f"{summary['wall_time_s']:.1f} s ({summary['steps_per_s']:,.0f} steps/s while training)"
     )
     final = trainer.evaluate()
-    print("\nEvaluation days, means per day:")
+    print("\nValidation days (they choose best.pt; report test days instead), means per day:")
     print(kpi_table([final, *trainer.evaluate_baselines().values()]))
     print(f"\nLogs:        {trainer.log_dir}  (metrics.csv, TensorBoard, config.yaml)")
     print(f"Checkpoints: {trainer.checkpoint_dir}  (best.pt, last.pt)")
     print(f"Learning curve: {curve}")
+    print(
+        "Results on the held-out test days, against the day's optimum: "
+        f"gridppo evaluate --checkpoint {trainer.checkpoint_dir / 'best.pt'}"
+    )
     return 0
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    import numpy as np
-
-    from gridppo.env import BatchedGridEnv
-    from gridppo.policies import make_baseline
-    from gridppo.simulate import kpi_table, run_days
+    from gridppo.evaluation import DEFAULT_BASELINES, evaluate_on_test_days
+    from gridppo.simulate import kpi_table
     from gridppo.trainer import TrainedPolicy
 
     policy, cfg = TrainedPolicy.from_checkpoint(args.checkpoint)
-    days = cfg["time"]["train_days"] + np.arange(min(args.days, cfg["time"]["eval_days"]))
-    env = BatchedGridEnv(cfg, batch_size=len(days), mode="eval", autoreset=False)
-    results = [run_days(policy, env, days=days)]
-    baselines = ["random", "heuristic"] + ([] if args.no_opf else ["opf"])
-    for name in baselines:
-        if name == "opf":
-            print(f"Solving the AC-OPF reference for {len(days)} day(s)...", flush=True)
-        baseline = make_baseline(name, env, seed=cfg["seed"])
-        results.append(run_days(baseline, env, days=days))
-        if getattr(baseline, "failures", 0):
-            print(
-                f"Note: the OPF was infeasible on {baseline.failures} step(s); there the "
-                "producers stayed at minimum output."
-            )
-    print(f"Checkpoint {args.checkpoint} on {len(days)} evaluation day(s), means per day:")
+    n_days = _test_day_count(args, cfg)
+    baselines = DEFAULT_BASELINES + (("single_step_opf",) if args.with_opf else ())
+    if args.with_opf:
+        print(f"Solving the single-step AC-OPF for {n_days} day(s)...", flush=True)
+    results = list(evaluate_on_test_days(cfg, [policy], baselines, n_days).values())
+    print(f"Checkpoint {args.checkpoint} on {n_days} test day(s), means per day:")
     print(kpi_table(results))
+    print(_OPTIMUM_NOTE)
     names = [r.policy for r in results]
     width = max(12, *(len(n) + 2 for n in names))
     for title, key in (
@@ -192,10 +203,15 @@ def build_parser() -> argparse.ArgumentParser:
             help="override a config key, e.g. --set ppo.lr=1e-4 (repeatable)",
         )
 
-    sim = sub.add_parser("simulate", help="run baseline policies for some days and print KPIs")
+    sim = sub.add_parser("simulate", help="run baseline policies on test days and print KPIs")
     common(sim)
-    sim.add_argument("--policy", choices=("heuristic", "random", "opf"), default="heuristic")
-    sim.add_argument("--days", type=int, default=1, help="number of evaluation days (default 1)")
+    sim.add_argument(
+        "--policy",
+        choices=("heuristic", "random", "optimum", "single_step_opf", "all"),
+        default="heuristic",
+        help="the baseline to run, or all of them (default heuristic)",
+    )
+    sim.add_argument("--days", type=int, default=1, help="number of test days (default 1)")
     sim.add_argument("--plot", default="outputs/simulate_day.png", help="where to save the plot")
     sim.set_defaults(func=_simulate)
 
@@ -217,8 +233,12 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument(
         "--checkpoint", required=True, help="a checkpoint, e.g. checkpoints/RUN/best.pt"
     )
-    ev.add_argument("--days", type=int, default=10, help="number of evaluation days (default 10)")
-    ev.add_argument("--no-opf", action="store_true", help="skip the (slow) AC-OPF reference")
+    ev.add_argument("--days", type=int, default=20, help="number of test days (default 20)")
+    ev.add_argument(
+        "--with-opf",
+        action="store_true",
+        help="also run the (slow) single-step AC-OPF, which dispatches producers only",
+    )
     ev.set_defaults(func=_evaluate)
     return parser
 

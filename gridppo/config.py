@@ -168,7 +168,10 @@ SCHEMA: dict[str, dict[str, Field]] = {
             24, "int", "Steps per day (24 = hourly, 96 = 15 minutes); must divide 1440.", 1, 1440
         ),
         "train_days": Field(200, "int", "Number of distinct training days.", 1, 100000),
-        "eval_days": Field(10, "int", "Number of held-out evaluation days.", 1, 10000),
+        "validation_days": Field(
+            10, "int", "Held-out days that choose best.pt (never reported).", 1, 10000
+        ),
+        "test_days": Field(20, "int", "Held-out days every reported number comes from.", 1, 10000),
         "forecast_steps": Field(3, "int", "Steps of price forecast in each observation.", 0, 24),
         "profiles_csv": Field(
             None, "path", "CSV of load/pv/price profiles to use instead of the generator."
@@ -207,7 +210,19 @@ SCHEMA: dict[str, dict[str, Field]] = {
             1e6,
         ),
         "nonconvergence_penalty_eur": Field(
-            5000.0, "float", "Penalty when the power flow does not converge.", 0.0, 1e8
+            5000.0,
+            "float",
+            "Fixed penalty when the power flow fails, on top of the rest of the day's "
+            "demand priced at the value of lost load.",
+            0.0,
+            1e8,
+        ),
+        "value_of_lost_load_eur_per_mwh": Field(
+            10000.0,
+            "float",
+            "Value of lost load: the price of demand left unserved when a day fails (EUR/MWh).",
+            0.0,
+            1e6,
         ),
     },
     "ppo": {

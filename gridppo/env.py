@@ -9,32 +9,42 @@ Two forms share one implementation:
 
 **Description.** Each step, every agent sends an action in [-1, 1]; the nodes turn the
 actions into setpoints, the AC power flow is solved, and each agent receives its local
-economic reward minus its share of a grid penalty.
+economic reward minus the weighted grid penalty.
 
 **Observation space.** A Box per agent: the common features of
-:mod:`gridppo.nodes` (own and neighbour voltages, own injection, time of day, price
-and its forecast) followed by the node type's own features. Voltages and injections are
-measured by the previous step's power flow (or, at the start of a day, by a power flow
-of the case setpoints with the first step's demand).
+:mod:`gridppo.nodes` (own and neighbour voltages, own injection, the loading of the
+branches at its bus, time of day, price and its forecast) followed by the node type's
+own features. Voltages, loadings and injections are measured by the previous step's
+power flow (or, at the start of a day, by a power flow of the case setpoints with the
+first step's demand).
 
 **Action space.** A Box in [-1, 1] per agent (see each node type for the mapping).
 Out-of-range actions are clipped to [-1, 1]; NaN or infinite actions, or actions of the
 wrong shape, raise :class:`ActionError`.
 
 **Rewards.** ``reward = local_eur - grid_penalty_weight * penalty_eur`` where
-``penalty_eur`` prices voltage violations, overloads and non-convergence (see
-:meth:`gridppo.grid.PowerGrid.penalty_eur`). Every component is reported per agent in
-the infos.
+``penalty_eur`` prices voltage violations, overloads and a failed power flow (see
+:meth:`gridppo.grid.PowerGrid.penalty_eur`); every agent receives the whole penalty,
+not a share of it. The market settles every step: each node pays or is paid the price
+for its own energy (``energy_eur``), the upstream grid is paid the price for the import
+at the slack bus, and the network losses are bought at the price and charged to the
+nodes that draw power, in proportion to what they draw (``loss_charge_eur``), so the
+payments balance to zero. Every component is reported per agent in the infos.
 
-**Starting state.** A day drawn from the training days (``mode="train"``) or the next
-evaluation day (``mode="eval"``); batteries at their initial state of charge.
+**Starting state.** A day drawn at random from the training days (``mode="train"``),
+or the next day, in order, of the validation or test days (``mode="validation"``,
+``mode="test"``); batteries at their initial state of charge.
 
-**Episode end.** The day's last step ends the episode as a *truncation* (time limit).
-A power flow that does not converge is penalised, reported in the infos
-(``converged == 0``) and also truncates the episode.
+**Episode end.** A day is the whole task (state of charge and flexible energy start
+afresh each day, and the time of day is observed), so its last step *terminates* the
+episode: nothing comes after it, and the critic must not value what follows (Pardo et
+al., 2018). Truncation is left to the learner, where a rollout cuts a day. A power flow
+that does not converge is a blackout: it terminates the day as a failure, nothing is
+traded in that step, and the penalty prices the rest of the day's demand at the value
+of lost load (``infos["metrics"]["converged"] == 0``).
 
-**Arguments.** ``config`` (dict, YAML path or None), ``mode`` (``"train"`` or
-``"eval"``), ``batch_size`` (B, batched form only), ``grid`` (an existing
+**Arguments.** ``config`` (dict, YAML path or None), ``mode`` (``"train"``,
+``"validation"`` or ``"test"``), ``batch_size`` (B, batched form only), ``grid`` (an existing
 :class:`~gridppo.grid.PowerGrid` to reuse), ``autoreset`` (batched form: restart
 finished days in place, returning the final observation in the infos).
 
@@ -55,6 +65,7 @@ from pettingzoo import ParallelEnv
 
 from gridppo.grid import PowerGrid
 from gridppo.nodes import StepContext
+from gridppo.profiles import SPLITS
 
 __all__ = ["BatchedGridEnv", "GridEnv", "ActionError"]
 
@@ -75,8 +86,8 @@ class BatchedGridEnv:
         autoreset: bool = True,
         backend: str | None = None,
     ):
-        if mode not in ("train", "eval"):
-            raise ValueError(f"mode: expected 'train' or 'eval', got {mode!r}")
+        if mode not in SPLITS:
+            raise ValueError(f"mode: expected one of {', '.join(SPLITS)}, got {mode!r}")
         if batch_size < 1:
             raise ValueError(f"batch_size: must be at least 1, got {batch_size}")
         self.grid = grid if grid is not None else PowerGrid(config, backend=backend)
@@ -99,18 +110,22 @@ class BatchedGridEnv:
         self.day = np.zeros(batch_size, dtype=int)
         self.step_index = np.zeros(batch_size, dtype=int)
         self._penalty_weight = self.config["reward"]["grid_penalty_weight"]
+        self._max_loading_percent = self.config["grid"]["max_loading_percent"]
+        # Everything the net's loads draw at load_pu = 1, for the lost load of a failure.
+        self._total_base_load_mw = float(self.grid.base_load_p_mw.sum())
 
     # -- days and profiles ---------------------------------------------------
     def _draw_days(self, count: int) -> np.ndarray:
         profiles = self.grid.profiles
         if self.mode == "train":
             return self.rng.choice(profiles.train_days, size=count)
-        days = profiles.eval_days
+        days = profiles.days(self.mode)
         picks = days[(self._next_eval_day + np.arange(count)) % len(days)]
         self._next_eval_day += count
         return picks
 
-    def _context(self) -> StepContext:
+    def context(self) -> StepContext:
+        """What the nodes may read at the current step of every day (profiles, step)."""
         p = self.grid.profiles
         t = np.minimum(self.step_index, self.steps_per_day - 1)
         ahead = np.minimum(
@@ -130,6 +145,7 @@ class BatchedGridEnv:
     # -- observations --------------------------------------------------------
     def _observe(self, ctx: StepContext) -> dict[str, np.ndarray]:
         vm = self._vm_pu
+        loading = self._loading_fraction
         angle = 2.0 * np.pi * ctx.step / self.steps_per_day
         shared = np.column_stack(
             [
@@ -150,6 +166,7 @@ class BatchedGridEnv:
                     near.mean(axis=1),
                     near.max(axis=1),
                     node.injection_mw,
+                    loading[:, node.branches].max(axis=1, initial=0.0),
                 ]
             )
             obs[node.name] = np.concatenate([own, shared, node.local_features(ctx)], axis=1).astype(
@@ -159,13 +176,15 @@ class BatchedGridEnv:
 
     def _initial_voltages(self, rows: np.ndarray | None = None) -> None:
         """Measure the grid before the first action: case setpoints, first-step demand."""
-        ctx = self._context()
+        ctx = self.context()
         inj = self.grid.base_injections(self.batch_size, ctx.load_pu)
         pf = self.grid.run_power_flow(inj)
+        loading = self.grid.loading_percent(pf) / self._max_loading_percent
         if rows is None:
-            self._vm_pu = pf.vm_pu
+            self._vm_pu, self._loading_fraction = pf.vm_pu, loading
         else:
             self._vm_pu[rows] = pf.vm_pu[rows]
+            self._loading_fraction[rows] = loading[rows]
 
     # -- the API -------------------------------------------------------------
     def reset(
@@ -189,7 +208,7 @@ class BatchedGridEnv:
         for node in self.nodes:
             node.reset(self.batch_size, self.rng)
         self._initial_voltages()
-        return self._observe(self._context()), {"day": self.day.copy()}
+        return self._observe(self.context()), {"day": self.day.copy()}
 
     def _check_actions(self, actions: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         missing = [a for a in self.agents if a not in actions]
@@ -219,48 +238,53 @@ class BatchedGridEnv:
 
         Returns ``(observations, rewards, terminations, truncations, infos)``; each of
         the first four is a dict keyed by agent of arrays [B] (observations
-        [B, obs_dim]). ``infos`` holds ``metrics`` (grid metrics, each [B]),
-        ``reward_components`` (agent -> component -> [B]), ``penalty_eur``,
-        ``system_cost_eur`` and, with autoreset, ``final_observation`` (agent ->
+        [B, obs_dim]). A day terminates at its last step or when its power flow fails;
+        this environment never truncates. ``infos`` holds ``metrics`` (grid metrics,
+        each [B]), ``reward_components`` (agent -> component -> [B]), ``penalty_eur``,
+        ``system_cost_eur``, ``upstream_payment_eur`` (what the upstream grid is paid
+        for the import) and, with autoreset, ``final_observation`` (agent ->
         [B, obs_dim], meaningful where the day ended) and ``day_ended`` ([B] bool).
         """
         actions = self._check_actions(actions)
-        ctx = self._context()
+        ctx = self.context()
         inj = self.grid.base_injections(self.batch_size, ctx.load_pu)
         for node in self.nodes:
             node.apply_action(actions[node.name], ctx, inj)
         pf = self.grid.run_power_flow(inj)
-        penalty_parts = self.grid.penalty_eur(pf)
+        failed = ~pf.converged
+        lost_load_mwh = np.where(failed, self._rest_of_day_demand_mwh(ctx), 0.0)
+        penalty_parts = self.grid.penalty_eur(pf, lost_load_mwh)
         penalty = sum(penalty_parts.values())
-        shared = -self._penalty_weight * penalty
-        rewards, components = {}, {}
-        generation_cost = np.zeros(self.batch_size)
+        rewards, components = self._settle(ctx, pf, -self._penalty_weight * penalty)
         societal_cost = np.zeros(self.batch_size)
+        generation_cost = np.zeros(self.batch_size)
         for node in self.nodes:
-            parts = node.reward_components(ctx, pf)
-            for key, value in parts.items():
-                if key != node.MARKET_COMPONENT:
+            for key, value in components[node.name].items():
+                if key not in node.MARKET_COMPONENTS and key != "grid_penalty_eur":
                     societal_cost -= value
                 if key == "generation_cost_eur":
                     generation_cost -= value
-            parts["grid_penalty_eur"] = shared
-            components[node.name] = parts
-            rewards[node.name] = sum(parts.values())
+        # What the upstream grid is paid for the import at the slack bus (0 in a
+        # blackout, where nothing is traded).
+        upstream_payment = ctx.price_eur_per_mwh * pf.ext_grid_p_mw * self.dt_h
         # Operating cost of the whole system: energy bought upstream, every non-market
         # cost of the nodes, and the grid penalty (unweighted).
-        system_cost = ctx.price_eur_per_mwh * pf.ext_grid_p_mw * self.dt_h + societal_cost + penalty
-        metrics = self.grid.metrics(pf, generation_cost)
-        self._vm_pu = pf.vm_pu
+        system_cost = upstream_payment + societal_cost + penalty
+        shed_mwh = sum(node.unserved_mw() for node in self.nodes) * self.dt_h * pf.converged
+        metrics = self.grid.metrics(pf, generation_cost, shed_mwh + lost_load_mwh)
         self.last_power_flow = pf
         self.last_injections = inj
+        self._vm_pu = pf.vm_pu
+        self._loading_fraction = self.grid.loading_percent(pf) / self._max_loading_percent
         self.step_index = self.step_index + 1
-        ended = (self.step_index >= self.steps_per_day) | ~pf.converged
-        obs = self._observe(self._context())
+        ended = (self.step_index >= self.steps_per_day) | failed
+        obs = self._observe(self.context())
         infos: dict[str, Any] = {
             "metrics": metrics,
             "reward_components": components,
             "penalty_eur": penalty_parts,
             "system_cost_eur": system_cost,
+            "upstream_payment_eur": upstream_payment,
             "day": self.day.copy(),
             "day_ended": ended.copy(),
         }
@@ -268,12 +292,47 @@ class BatchedGridEnv:
             infos["final_observation"] = obs
             obs = {k: v.copy() for k, v in obs.items()}
             self._restart_rows(ended)
-            fresh = self._observe(self._context())
+            fresh = self._observe(self.context())
             for name in obs:
                 obs[name][ended] = fresh[name][ended]
-        terminations = {name: np.zeros(self.batch_size, dtype=bool) for name in self.agents}
-        truncations = {name: ended.copy() for name in self.agents}
+        terminations = {name: ended.copy() for name in self.agents}
+        truncations = {name: np.zeros(self.batch_size, dtype=bool) for name in self.agents}
         return obs, rewards, terminations, truncations, infos
+
+    def _rest_of_day_demand_mwh(self, ctx: StepContext) -> np.ndarray:
+        """Energy every load of the net would draw from this step to the day's end
+        (at the load profile, before any shedding), [B] (MWh)."""
+        load_pu = self.grid.profiles.load_pu[self.day]
+        remaining = np.arange(self.steps_per_day)[None, :] >= ctx.step[:, None]
+        return (load_pu * remaining).sum(axis=1) * self._total_base_load_mw * self.dt_h
+
+    def _settle(self, ctx: StepContext, pf, shared_eur: np.ndarray):
+        """Every node's reward components and reward for one step.
+
+        Each node's own components, its share of the losses and the shared grid
+        penalty ``shared_eur``. Losses are bought at the price and charged to the nodes
+        that draw power, in proportion to what they draw, so that the market's payments
+        and the upstream grid's balance to zero. In a failed step (a blackout) nothing
+        is produced, consumed or traded: the nodes' own components are zero and the
+        penalty alone prices the step.
+        """
+        ok = pf.converged.astype(float)
+        withdrawal = {
+            n.name: np.maximum(-np.asarray(n.injection_mw, float), 0.0) for n in self.nodes
+        }
+        total_withdrawal = sum(withdrawal.values())
+        loss_cost = ctx.price_eur_per_mwh * pf.losses_mw * self.dt_h
+        share = np.divide(
+            1.0, total_withdrawal, out=np.zeros(self.batch_size), where=total_withdrawal > 0
+        )
+        rewards, components = {}, {}
+        for node in self.nodes:
+            parts = {k: v * ok for k, v in node.reward_components(ctx, pf).items()}
+            parts["loss_charge_eur"] = -loss_cost * withdrawal[node.name] * share
+            parts["grid_penalty_eur"] = shared_eur
+            components[node.name] = parts
+            rewards[node.name] = sum(parts.values())
+        return rewards, components
 
     def _restart_rows(self, rows: np.ndarray) -> None:
         self.day[rows] = self._draw_days(int(rows.sum()))
@@ -303,6 +362,7 @@ class BatchedGridEnv:
             "rng": self.rng.bit_generator.state,
             "next_eval_day": self._next_eval_day,
             "vm_pu": None if vm is None else np.array(vm, dtype=float),
+            "loading_fraction": None if vm is None else np.array(self._loading_fraction),
             "nodes": {node.name: node.state_dict() for node in self.nodes},
             "power_flow_v_init": None if warm_start is None else np.array(warm_start),
         }
@@ -326,6 +386,7 @@ class BatchedGridEnv:
         self._next_eval_day = int(state["next_eval_day"])
         if state["vm_pu"] is not None:
             self._vm_pu = np.array(state["vm_pu"], dtype=float)
+            self._loading_fraction = np.array(state["loading_fraction"], dtype=float)
         for node in self.nodes:
             node.load_state_dict(state["nodes"][node.name])
         if state["power_flow_v_init"] is not None and hasattr(self.grid.backend, "v_init"):
@@ -402,6 +463,6 @@ class GridEnv(ParallelEnv):
             {a: bool(trunc[a][0]) for a in self.agents},
             infos,
         )
-        if trunc[self.agents[0]][0]:
+        if term[self.agents[0]][0] or trunc[self.agents[0]][0]:
             self.agents = []
         return out

@@ -556,7 +556,7 @@ def _ev_config(cls: type, params: Mapping[str, Any] | None) -> dict[str, Any]:
     raw = default_raw_config()
     node = {"name": _EV_NAME, "type": cls.type_name, "bus": _EV_BUS, **dict(params or {})}
     raw["nodes"].append(node)
-    raw.setdefault("time", {}).update({"train_days": 4, "eval_days": 2})
+    raw.setdefault("time", {}).update({"train_days": 4, "validation_days": 2, "test_days": 2})
     try:
         return load_config(raw)
     except ConfigError as err:
@@ -620,14 +620,14 @@ def _run_ev_day(env: Any, node: Any, load_index: int, action: float) -> dict[str
     Returns per step: charging power drawn from the grid (MW), the node's
     ``injection_mw``, its reward without the grid penalty, and the price.
     """
-    obs, _ = env.reset(days=env.grid.profiles.eval_days[: env.batch_size])
+    obs, _ = env.reset(days=env.grid.profiles.test_days[: env.batch_size])
     space = env.observation_spaces[node.name].shape[0]
     out: dict[str, list[np.ndarray]] = {"p_mw": [], "injection_mw": [], "reward": [], "price": []}
     for step in range(env.steps_per_day):
         _check_obs(obs[node.name], space, node, step)
         actions = {n.name: np.zeros((env.batch_size, n.action_space().shape[0])) for n in env.nodes}
         actions[node.name] = np.full((env.batch_size, 1), action)
-        out["price"].append(env._context().price_eur_per_mwh.copy())
+        out["price"].append(env.context().price_eur_per_mwh.copy())
         obs, _, _, _, info = env.step(actions)
         parts = info["reward_components"][node.name]
         local = sum(v for k, v in parts.items() if k != "grid_penalty_eur")
@@ -716,7 +716,7 @@ def check_ev_charger(cls: type, params: Mapping[str, Any] | None = None) -> Pass
         )
     position = int(np.flatnonzero(grid.net.load.index == load_index)[0])
 
-    env = BatchedGridEnv(grid=grid, batch_size=2, mode="eval", autoreset=False)
+    env = BatchedGridEnv(grid=grid, batch_size=2, mode="test", autoreset=False)
     dt_h = env.dt_h
     hours = np.arange(env.steps_per_day) * dt_h
     plugged = _plugged(hours, p)
@@ -874,8 +874,8 @@ def _check_ev_state(grid: Any, node: Any) -> None:
     """Save the environment mid-day, run on, restore, run again: the same rewards."""
     from gridppo.env import BatchedGridEnv
 
-    env = BatchedGridEnv(grid=grid, batch_size=2, mode="eval", autoreset=False)
-    env.reset(days=env.grid.profiles.eval_days[:2])
+    env = BatchedGridEnv(grid=grid, batch_size=2, mode="test", autoreset=False)
+    env.reset(days=env.grid.profiles.test_days[:2])
     half = env.steps_per_day // 2
     policy = np.linspace(-1.0, 1.0, 2)[:, None]
 

@@ -12,8 +12,11 @@ Two things differ from ``pandapower.networks.case14()`` as shipped, both on purp
 - **Branch ratings.** case14 ships no thermal ratings (every branch is effectively
   unlimited). Each branch is rated ``branch_rating_margin`` times the larger apparent
   flow of two planning cases (the base case, and every producer at full output), but
-  at least ``min_branch_rating_mva``. ``loading_percent`` is then the larger apparent
-  power at either end over the rating, for lines and transformers alike.
+  at least ``min_branch_rating_mva``. A rating is the apparent power the branch carries
+  at its thermal current limit at nominal voltage; ``loading_percent`` is the current
+  at the more loaded end over that limit, ``100 |S| / (vm_pu * rating_mva)``, for lines
+  and transformers alike, as pandapower computes it (thermal limits are limits on
+  current).
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ METRIC_NAMES = (
     "max_loading_percent",
     "overloaded_branches",
     "losses_mw",
+    "unserved_energy_mwh",
     "ext_grid_import_mw",
     "generation_cost_eur",
     "converged",
@@ -101,10 +105,12 @@ class PowerGrid:
             self.branch_names[i] = self.branch_names[i].replace("line", "trafo")
         for node in self.nodes:
             node.neighbour_buses = self.neighbours(node.bus)
+            node.branches = self.branches_at(node.bus)
         # Unowned loads follow the load profile at their case value; remember it.
         self.base_load_p_mw = self.net.load.p_mw.values.copy()
         self.base_load_q_mvar = self.net.load.q_mvar.values.copy()
         self.base_gen_p_mw = self.net.gen.p_mw.values.copy()
+        self.base_gen_vm_pu = self.net.gen.vm_pu.values.copy()
         self.branch_rating_mva = self._rate_branches()
         # pandapower's own line loading then reads like ours when students run runpp.
         n_line = len(self.net.line)
@@ -134,6 +140,10 @@ class PowerGrid:
         )
         return np.unique(near)
 
+    def branches_at(self, bus: int) -> np.ndarray:
+        """Indices of the branches (lines, then transformers) with an end at ``bus``."""
+        return np.flatnonzero((self.branch_from_bus == bus) | (self.branch_to_bus == bus))
+
     def node(self, name: str) -> Node:
         """The node called ``name``."""
         for node in self.nodes:
@@ -152,6 +162,7 @@ class PowerGrid:
         net = self.net
         return Injections(
             gen_p_mw=np.tile(self.base_gen_p_mw, (batch_size, 1)),
+            gen_vm_pu=np.tile(self.base_gen_vm_pu, (batch_size, 1)),
             sgen_p_mw=np.zeros((batch_size, len(net.sgen))),
             load_p_mw=self.base_load_p_mw[None, :] * scale,
             load_q_mvar=self.base_load_q_mvar[None, :] * scale,
@@ -163,8 +174,8 @@ class PowerGrid:
 
         Every load is scaled by its own factor in [0.3, 1.6], every business's PV
         produces a random share of its installed power, every producer runs at a random
-        output within its limits and every battery at a random power within
-        +-``max_p_mw``. Used to compare the two backends and to time them.
+        output and voltage setpoint within its limits, and every battery at a random
+        power within +-``max_p_mw``. Used to compare the two backends and to time them.
         """
         inj = self.base_injections(batch_size)
         scale = rng.uniform(0.3, 1.6, inj.load_p_mw.shape)
@@ -175,6 +186,9 @@ class PowerGrid:
             if isinstance(node, Producer):
                 inj.gen_p_mw[:, node.gen_index] = rng.uniform(
                     p["min_p_mw"], p["max_p_mw"], batch_size
+                )
+                inj.gen_vm_pu[:, node.gen_index] = p["vm_pu"] + p["vm_range_pu"] * rng.uniform(
+                    -1.0, 1.0, batch_size
                 )
             elif isinstance(node, Business):
                 inj.sgen_p_mw[:, node.sgen_index] = rng.uniform(0.0, p["pv_p_mw"], batch_size)
@@ -189,11 +203,19 @@ class PowerGrid:
         return self.backend.solve(injections)
 
     def loading_percent(self, pf: PowerFlowResult) -> np.ndarray:
-        """Branch loading, [B, n_branch] (% of rating; 0 where not converged)."""
-        return 100.0 * pf.apparent_mva() / self.branch_rating_mva[None, :]
+        """Branch loading, [B, n_branch]: current at the more loaded end in % of the
+        thermal limit, ``100 |S| / (vm_pu * rating_mva)`` (0 where not converged)."""
+        s_from = np.hypot(pf.p_from_mw, pf.q_from_mvar) / pf.vm_pu[:, self.branch_from_bus]
+        s_to = np.hypot(pf.p_to_mw, pf.q_to_mvar) / pf.vm_pu[:, self.branch_to_bus]
+        return 100.0 * np.maximum(s_from, s_to) / self.branch_rating_mva[None, :]
 
-    def metrics(self, pf: PowerFlowResult, generation_cost_eur: np.ndarray) -> GridMetrics:
-        """Grid stability metrics of one step (see :data:`METRIC_NAMES`), each [B]."""
+    def metrics(
+        self, pf: PowerFlowResult, generation_cost_eur: np.ndarray, unserved_energy_mwh: np.ndarray
+    ) -> GridMetrics:
+        """Grid metrics of one step (see :data:`METRIC_NAMES`), each [B].
+
+        ``unserved_energy_mwh`` is the demand not served: shed by consumers, or lost in
+        a failure (the rest of the day)."""
         g = self.config["grid"]
         loading = self.loading_percent(pf)
         under = pf.vm_pu < g["min_vm_pu"]
@@ -205,17 +227,20 @@ class PowerGrid:
             "max_loading_percent": loading.max(axis=1),
             "overloaded_branches": (loading > g["max_loading_percent"]).sum(axis=1),
             "losses_mw": pf.losses_mw,
+            "unserved_energy_mwh": unserved_energy_mwh,
             "ext_grid_import_mw": pf.ext_grid_p_mw,
             "generation_cost_eur": generation_cost_eur,
             "converged": pf.converged.astype(float),
         }
 
-    def penalty_eur(self, pf: PowerFlowResult) -> dict[str, np.ndarray]:
+    def penalty_eur(self, pf: PowerFlowResult, lost_load_mwh: np.ndarray) -> dict[str, np.ndarray]:
         """The shared grid penalty of one step, split into its parts, each [B] (EUR).
 
         Voltage: per p.u. outside the band, summed over buses. Overload: per percent
-        above the loading limit, summed over branches. Non-convergence: a fixed amount
-        (and no voltage or overload part, since the state is unknown).
+        above the loading limit, summed over branches. Failure (the power flow did not
+        converge, which ends the day as a blackout): ``nonconvergence_penalty_eur`` plus
+        ``lost_load_mwh`` (the demand of the rest of the day, this step included) at the
+        value of lost load; no voltage or overload part, since the state is unknown.
         """
         g, r = self.config["grid"], self.config["reward"]
         below = np.clip(g["min_vm_pu"] - pf.vm_pu, 0, None)
@@ -225,7 +250,11 @@ class PowerGrid:
         return {
             "voltage_eur": r["voltage_penalty_eur_per_pu"] * violation_pu,
             "overload_eur": r["overload_penalty_eur_per_percent"] * overload,
-            "nonconvergence_eur": r["nonconvergence_penalty_eur"] * (~pf.converged),
+            "failure_eur": (~pf.converged)
+            * (
+                r["nonconvergence_penalty_eur"]
+                + r["value_of_lost_load_eur_per_mwh"] * lost_load_mwh
+            ),
         }
 
     # -- ratings -------------------------------------------------------------

@@ -15,6 +15,8 @@ neighbour_vm_min   lowest voltage among buses one branch away (p.u.)
 neighbour_vm_mean  mean voltage among those buses (p.u.)
 neighbour_vm_max   highest voltage among those buses (p.u.)
 injection_mw       own net injection into the grid at the last step (MW)
+branch_loading     highest loading among the branches at the node's bus after the last
+                   power flow, as a fraction of the loading limit (1 = at the limit)
 time_sin/time_cos  time of day on the unit circle
 day_fraction       fraction of the day elapsed: 0 at the start, 1 in the final observation
 price              energy price of the current step (EUR/MWh)
@@ -65,6 +67,7 @@ COMMON_FEATURES = (
     "neighbour_vm_mean",
     "neighbour_vm_max",
     "injection_mw",
+    "branch_loading",
     "time_sin",
     "time_cos",
     "day_fraction",
@@ -124,9 +127,11 @@ class Node:
     LOCAL_FEATURES: ClassVar[tuple[str, ...]] = ()
     ACTIONS: ClassVar[tuple[str, ...]] = ()
     STATE: ClassVar[tuple[str, ...]] = ("injection_mw",)
-    # Reward components that are energy bought or sold at the market price. Every other
-    # component is a cost to society (fuel, discomfort, wear); see gridppo.simulate.
-    MARKET_COMPONENT: ClassVar[str] = "energy_eur"
+    # Reward components that are money paid to or received from the market: energy at
+    # the price, and the node's share of the network losses (added by the environment).
+    # They cancel out across the market and the upstream grid; every other component is
+    # a cost to society (fuel, shed demand, wear, ...); see gridppo.simulate.
+    MARKET_COMPONENTS: ClassVar[tuple[str, ...]] = ("energy_eur", "loss_charge_eur")
 
     def __init__(self, name: str, bus: int, params: Mapping[str, Any]):
         self.name = name
@@ -179,6 +184,11 @@ class Node:
     def reset_rows(self, rows: np.ndarray, rng: np.random.Generator) -> None:
         """Restart the days in ``rows`` (a boolean mask [B]) after they ended."""
         self.injection_mw[rows] = 0.0
+
+    def unserved_mw(self) -> np.ndarray:
+        """Demand this node chose not to serve at the last step, [B] (MW); 0 for types
+        that cannot shed. Reported as unserved energy by :mod:`gridppo.simulate`."""
+        return np.zeros_like(self.injection_mw)
 
     # -- saving --------------------------------------------------------------
     def state_dict(self) -> dict[str, np.ndarray | None]:
@@ -240,7 +250,15 @@ def _unit(action: np.ndarray) -> np.ndarray:
 class Producer(Node):
     """A power plant: a pandapower ``gen`` (a PV bus that holds its voltage setpoint).
 
-    Action ``setpoint``: ``p_mw = min_p_mw + (a + 1)/2 * (max_p_mw - min_p_mw)``.
+    Actions:
+
+    - ``setpoint``: ``p_mw = min_p_mw + (a + 1)/2 * (max_p_mw - min_p_mw)``;
+    - ``voltage``: the voltage setpoint ``vm_pu + a * vm_range_pu``, as an operator sets
+      a generator's voltage regulator. The generator supplies whatever reactive power
+      holds it (reactive limits are not modelled), so a setpoint outside the voltage
+      band violates it at the producer's own bus, and low setpoints pull neighbouring
+      load buses down: this is what makes the voltage limits bind.
+
     Reward: ``revenue = price * p_mw * dt`` minus the quadratic fuel cost
     ``(cost_eur_per_mwh * p + cost_eur_per_mw2h * p^2) * dt`` (as in MATPOWER's case14).
     """
@@ -249,11 +267,14 @@ class Producer(Node):
     PARAMS = {
         "max_p_mw": Field(100.0, "float", "Largest output (MW).", 0.0, 10000.0, low_exclusive=True),
         "min_p_mw": Field(0.0, "float", "Smallest output (MW).", 0.0, 10000.0),
-        "vm_pu": Field(1.02, "float", "Voltage setpoint at the bus (p.u.).", 0.9, 1.1),
+        "vm_pu": Field(1.02, "float", "Neutral voltage setpoint (action 0) (p.u.).", 0.9, 1.1),
+        "vm_range_pu": Field(
+            0.04, "float", "Largest change of the voltage setpoint by the action (p.u.).", 0.0, 0.1
+        ),
         "cost_eur_per_mwh": Field(40.0, "float", "Linear fuel cost (EUR/MWh).", 0.0, 10000.0),
         "cost_eur_per_mw2h": Field(0.01, "float", "Quadratic fuel cost (EUR/MW^2h).", 0.0, 100.0),
     }
-    ACTIONS = ("setpoint",)
+    ACTIONS = ("setpoint", "voltage")
 
     @classmethod
     def check_params(cls, name: str, params: Mapping[str, Any]) -> None:
@@ -283,10 +304,12 @@ class Producer(Node):
         grid.claimed_gens[self.gen_index] = self.name
 
     def apply_action(self, action: np.ndarray, ctx: StepContext, inj: Injections) -> None:
-        """Set the generator's active power from the action."""
+        """Set the generator's active power and voltage setpoint from the action."""
         p = self.params
         self.p_mw = p["min_p_mw"] + _unit(action[:, 0]) * (p["max_p_mw"] - p["min_p_mw"])
+        self.vm_pu = p["vm_pu"] + action[:, 1] * p["vm_range_pu"]
         inj.gen_p_mw[:, self.gen_index] = self.p_mw
+        inj.gen_vm_pu[:, self.gen_index] = self.vm_pu
         self.injection_mw = self.p_mw
 
     def generation_cost_eur(self, p_mw: np.ndarray, dt_h: float) -> np.ndarray:
@@ -304,13 +327,16 @@ class Producer(Node):
 
 @register_node_type
 class Consumer(Node):
-    """A load that can shed part of its demand when energy is dear (demand response).
+    """A load that can shed part of its demand under a demand-response contract.
 
-    Action ``shed``: ``shed_fraction = max_shed_fraction * (a + 1)/2`` of the demand
-    ``base_p_mw * load_pu`` is not served. Reactive power keeps the case's power factor.
-    Reward: ``-price * served_mwh`` minus a discomfort that grows with the square of the
-    shed fraction, ``shed_cost_eur_per_mwh * demand_mwh * f^2 / (2 * max_shed_fraction)``:
-    its marginal cost rises from 0 to ``shed_cost_eur_per_mwh`` at the largest shed.
+    Action ``shed``: ``shed_fraction = max_shed_fraction * max(0, a)`` of the demand
+    ``base_p_mw * load_pu`` is not served; any ``a <= 0`` (the untrained policy's mean
+    included) serves all of it. Reactive power keeps the case's power factor.
+    Reward: ``-price * served_mwh`` minus ``shed_cost_eur_per_mwh`` for every MWh shed
+    (``shed_cost_eur``), the price of the contract: what the consumer is paid to go
+    without. At the default 300 EUR/MWh, above every energy price, shedding never pays
+    for itself in energy; it pays only where it relieves the grid. Shed energy counts as
+    unserved energy in the KPIs and its cost is in the system cost.
     Local feature ``demand_pu``: the current demand level (``load_pu``).
     """
 
@@ -321,7 +347,7 @@ class Consumer(Node):
         ),
         "max_shed_fraction": Field(0.2, "float", "Largest share of demand it can shed.", 0.0, 1.0),
         "shed_cost_eur_per_mwh": Field(
-            120.0, "float", "Marginal discomfort at the largest shed (EUR/MWh).", 0.0, 1e5
+            300.0, "float", "Price of each MWh shed (demand-response contract) (EUR/MWh).", 0.0, 1e5
         ),
     }
     LOCAL_FEATURES = ("demand_pu",)
@@ -334,7 +360,7 @@ class Consumer(Node):
     def apply_action(self, action: np.ndarray, ctx: StepContext, inj: Injections) -> None:
         """Serve the demand minus the shed share."""
         self.demand_mw = self.base_p_mw * ctx.load_pu
-        self.shed_fraction = self.params["max_shed_fraction"] * _unit(action[:, 0])
+        self.shed_fraction = self.params["max_shed_fraction"] * np.clip(action[:, 0], 0.0, 1.0)
         self.p_mw = self.demand_mw * (1.0 - self.shed_fraction)
         inj.load_p_mw[:, self.load_index] = self.p_mw
         inj.load_q_mvar[:, self.load_index] = self.p_mw * self.tan_phi
@@ -344,21 +370,16 @@ class Consumer(Node):
         """The demand level of this step."""
         return ctx.load_pu[:, None]
 
+    def unserved_mw(self) -> np.ndarray:
+        """The demand shed at the last step (MW)."""
+        return self.demand_mw - self.p_mw
+
     def reward_components(self, ctx: StepContext, pf: PowerFlowResult) -> dict[str, np.ndarray]:
-        """Energy bill and discomfort."""
-        max_shed = self.params["max_shed_fraction"]
-        discomfort = (
-            self.params["shed_cost_eur_per_mwh"]
-            * self.demand_mw
-            * ctx.dt_h
-            * self.shed_fraction**2
-            / (2.0 * max_shed)
-            if max_shed > 0
-            else np.zeros_like(self.p_mw)
-        )
+        """Energy bill and the price of the shed energy."""
+        shed_mwh = self.unserved_mw() * ctx.dt_h
         return {
             "energy_eur": -ctx.price_eur_per_mwh * self.p_mw * ctx.dt_h,
-            "discomfort_eur": -discomfort,
+            "shed_cost_eur": -self.params["shed_cost_eur_per_mwh"] * shed_mwh,
         }
 
 
@@ -371,7 +392,12 @@ class Battery(Node):
     charging stores ``p * charge_efficiency * dt`` MWh, discharging removes
     ``|p| / discharge_efficiency * dt`` MWh.
     Reward: ``-price * p_mw * dt`` (buying to charge, selling when discharging) minus
-    wear ``degradation_cost_eur_per_mwh * |p_mw| * dt``.
+    wear ``degradation_cost_eur_per_mwh * |p_mw| * dt``. Every day starts at
+    ``initial_soc``; a day that ends below it buys the shortfall back on its last step
+    (``end_soc_eur``): ``end_soc_price_eur_per_mwh`` for each MWh bought, and refilling
+    ``x`` MWh of charge takes ``x / charge_efficiency`` MWh. So stored energy has no
+    free value at the day's end: a battery earns only what it buys low and sells high
+    within the day.
     Local feature ``soc``: state of charge in [0, 1].
     """
 
@@ -393,6 +419,13 @@ class Battery(Node):
             0.95, "float", "Share of stored energy delivered.", 0.0, 1.0, low_exclusive=True
         ),
         "degradation_cost_eur_per_mwh": Field(2.0, "float", "Wear cost per MWh moved.", 0.0, 1e4),
+        "end_soc_price_eur_per_mwh": Field(
+            150.0,
+            "float",
+            "Price of the energy that refills a day's end shortfall below initial_soc.",
+            0.0,
+            1e5,
+        ),
     }
     LOCAL_FEATURES = ("soc",)
     ACTIONS = ("power",)
@@ -463,13 +496,20 @@ class Battery(Node):
         """The state of charge."""
         return self.soc[:, None]
 
+    def end_shortfall_mwh(self) -> np.ndarray:
+        """Energy to buy to bring the charge back to ``initial_soc`` (MWh), [B]."""
+        p = self.params
+        missing = np.maximum(p["initial_soc"] - self.soc, 0.0) * p["capacity_mwh"]
+        return missing / p["charge_efficiency"]
+
     def reward_components(self, ctx: StepContext, pf: PowerFlowResult) -> dict[str, np.ndarray]:
-        """Energy bought or sold, and wear."""
+        """Energy bought or sold, wear, and on the day's last step the end shortfall."""
+        p = self.params
+        shortfall = np.where(ctx.is_last_step, self.end_shortfall_mwh(), 0.0)
         return {
             "energy_eur": -ctx.price_eur_per_mwh * self.p_mw * ctx.dt_h,
-            "degradation_eur": -self.params["degradation_cost_eur_per_mwh"]
-            * np.abs(self.p_mw)
-            * ctx.dt_h,
+            "degradation_eur": -p["degradation_cost_eur_per_mwh"] * np.abs(self.p_mw) * ctx.dt_h,
+            "end_soc_eur": -p["end_soc_price_eur_per_mwh"] * shortfall,
         }
 
 

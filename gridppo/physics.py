@@ -31,10 +31,12 @@ class Injections:
     """Setpoints of every element for B scenarios; each array has B rows.
 
     Columns follow the row order of the matching pandapower table (``net.gen``,
-    ``net.sgen``, ``net.load``, ``net.storage``).
+    ``net.sgen``, ``net.load``, ``net.storage``). ``gen_vm_pu`` is each generator's
+    voltage setpoint.
     """
 
     gen_p_mw: np.ndarray
+    gen_vm_pu: np.ndarray
     sgen_p_mw: np.ndarray
     load_p_mw: np.ndarray
     load_q_mvar: np.ndarray
@@ -118,6 +120,7 @@ class PandapowerBackend:
         result = _empty_result(injections.batch_size, self.n_bus, self.n_branch)
         for b in range(injections.batch_size):
             net.gen["p_mw"] = injections.gen_p_mw[b]
+            net.gen["vm_pu"] = injections.gen_vm_pu[b]
             net.sgen["p_mw"] = injections.sgen_p_mw[b]
             net.load["p_mw"] = injections.load_p_mw[b]
             net.load["q_mvar"] = injections.load_q_mvar[b]
@@ -152,9 +155,9 @@ class FastBackend:
     """Batched backend: lightsim2grid's ``InjectionSweepCPP``, one C++ call per batch.
 
     lightsim2grid builds its own model from the same pandapower net. Its batch solver
-    varies gens, sgens and loads; a storage unit is physically a load whose ``p_mw``
-    may be negative, so the model is built from a copy of the net in which each storage
-    unit is replaced by a load at its bus.
+    varies gens (active power and voltage setpoint), sgens and loads; a storage unit is
+    physically a load whose ``p_mw`` may be negative, so the model is built from a copy
+    of the net in which each storage unit is replaced by a load at its bus.
 
     Each call starts Newton-Raphson from the previous call's first converged solution
     (a warm start): consecutive environment steps differ little, so it converges in
@@ -195,6 +198,8 @@ class FastBackend:
         generators = self.model.get_generators()
         self.slack_gen_ids = [i for i, g in enumerate(generators) if g.is_slack]
         self.n_gen_model = len(generators)
+        # Setpoints of the generators lightsim2grid adds for the slack (ext_grid) stay fixed.
+        self.model_gen_vm_pu = np.array([g.target_vm_pu for g in generators])
         self.n_bus = len(model_net.bus)
         self.n_branch = len(model_net.line) + len(model_net.trafo)
         self.max_iterations = max_iterations
@@ -212,6 +217,8 @@ class FastBackend:
         batch = injections.batch_size
         gen_p = np.zeros((batch, self.n_gen_model))
         gen_p[:, : self.n_gen_pp] = injections.gen_p_mw
+        gen_vm = np.tile(self.model_gen_vm_pu, (batch, 1))
+        gen_vm[:, : self.n_gen_pp] = injections.gen_vm_pu
         load_p = np.concatenate([injections.load_p_mw, injections.storage_p_mw], axis=1)
         load_q = np.concatenate([injections.load_q_mvar, np.zeros((batch, self.n_storage))], axis=1)
         sweep = self.sweep
@@ -221,6 +228,7 @@ class FastBackend:
             sweep.clear()
             self._batch_size = batch
         sweep.modify_gen_p(np.ascontiguousarray(gen_p))
+        sweep.modify_gen_v(np.ascontiguousarray(gen_vm))
         if self.n_sgen:
             sweep.modify_sgen_p(np.ascontiguousarray(injections.sgen_p_mw, dtype=np.float64))
         sweep.modify_load_p(np.ascontiguousarray(load_p, dtype=np.float64))

@@ -125,8 +125,10 @@ _FEATURE_LABELS = {
 _COMPONENT_COLORS = {
     "energy_eur": "#4c72b0",
     "generation_cost_eur": "#8c564b",
-    "discomfort_eur": "#e377c2",
+    "shed_cost_eur": "#e377c2",
     "degradation_eur": "#bcbd22",
+    "end_soc_eur": "#17becf",
+    "loss_charge_eur": "#7f7f7f",
     "unmet_flex_eur": "#9467bd",
     "grid_penalty_eur": "#d62728",
 }
@@ -136,7 +138,8 @@ _POLICY_COLORS = {
     "ippo": "#1f77b4",
     "heuristic": "#ff7f0e",
     "random": "#7f7f7f",
-    "opf": "#2ca02c",
+    "optimum": "#2ca02c",
+    "single_step_opf": "#8c8c3c",
 }
 
 _KPI_LABELS = {
@@ -144,8 +147,11 @@ _KPI_LABELS = {
     "team_reward": "team reward (EUR/day)\nhigher is better",
     "voltage_violation_rate": "steps with a voltage violation\nlower is better",
     "overload_rate": "steps with an overloaded branch\nlower is better",
+    "worst_loading_percent": "worst branch loading (%)\nlower is better",
+    "unserved_energy_mwh": "unserved energy (MWh/day)\nlower is better",
     "losses_mwh": "grid losses (MWh/day)\nlower is better",
-    "nonconverged_steps": "non-converged steps per day\nlower is better",
+    "failed_days": "failed days (blackouts)\nlower is better",
+    "gap_to_optimum_percent": "gap to the day's optimum (%)\nlower is better",
 }
 
 # What each PPO diagnostic tells you, used as panel titles.
@@ -1178,7 +1184,7 @@ def plot_kpi_comparison(
 
     ``results`` is a list of :class:`~gridppo.simulate.EvalResult` (from
     :func:`gridppo.simulate.run_days`; the bar is named by ``result.policy``, e.g.
-    ``ippo``, ``heuristic``, ``random``, ``opf``) or a dict policy name -> KPI dict.
+    ``ippo``, ``heuristic``, ``random``, ``optimum``) or a dict policy name -> KPI dict.
     Each bar carries its value; rates (shares of steps) are labelled in percent.
     ``ax``: one Axes (for a single KPI) or one Axes per KPI.
 

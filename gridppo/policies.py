@@ -1,4 +1,9 @@
-"""Baseline policies: random, a rule-based heuristic, and the AC-OPF reference.
+"""Baseline policies: random, a rule-based heuristic and a single-step AC-OPF.
+
+The yardstick for the learners is not here but in :mod:`gridppo.optimum`: the day's
+optimum, which uses every lever the agents have. The single-step AC-OPF below
+dispatches the producers only, one step at a time, so it solves a smaller problem than
+the agents do and is shown for what it is.
 
 A policy maps the batched observations to batched actions::
 
@@ -20,8 +25,9 @@ import pandapower as pp
 
 from gridppo.env import BatchedGridEnv
 from gridppo.nodes import Battery, Business, Consumer, Producer
+from gridppo.optimum import OptimumPolicy
 
-__all__ = ["Policy", "RandomPolicy", "HeuristicPolicy", "OPFPolicy", "make_baseline"]
+__all__ = ["Policy", "RandomPolicy", "HeuristicPolicy", "SingleStepOPFPolicy", "make_baseline"]
 
 
 class Policy(Protocol):
@@ -56,6 +62,7 @@ class HeuristicPolicy:
     - **Producers** dispatch in merit order to meet the net load (demand minus PV):
       ordered by their cost at half output, each runs at full output while that cost is
       below the energy price and net load remains; the upstream grid supplies the rest.
+      They keep their neutral voltage setpoints.
     - **Batteries** charge at full power when the price is below the 30th percentile of
       the training days' prices and discharge at full power above the 70th.
     - **Consumers** never shed demand.
@@ -72,7 +79,7 @@ class HeuristicPolicy:
 
     def act(self, observations: dict[str, np.ndarray], env: BatchedGridEnv) -> dict:
         """Apply the rules above to every day in the batch."""
-        ctx = env._context()
+        ctx = env.context()
         price = ctx.price_eur_per_mwh
         batch = env.batch_size
         actions: dict[str, np.ndarray] = {}
@@ -90,7 +97,8 @@ class HeuristicPolicy:
             runs = price > half_cost[node.name]
             p_mw = np.where(runs, np.clip(remaining, lo, hi), lo)
             remaining = remaining - p_mw
-            actions[node.name] = (2.0 * (p_mw - lo) / max(hi - lo, 1e-9) - 1.0)[:, None]
+            setpoint = 2.0 * (p_mw - lo) / max(hi - lo, 1e-9) - 1.0
+            actions[node.name] = np.column_stack([setpoint, np.zeros(batch)])
         vmax = env.config["grid"]["max_vm_pu"]
         for node in env.nodes:
             obs = observations[node.name]
@@ -116,19 +124,21 @@ class HeuristicPolicy:
         return actions
 
 
-class OPFPolicy:
-    """The centralised reference: pandapower's AC optimal power flow at every step.
+class SingleStepOPFPolicy:
+    """Producers only, one step at a time: pandapower's AC optimal power flow.
 
     With the demand fixed (no shedding, PV uncurtailed, flexible loads spread evenly
     over the day, batteries idle), ``pandapower.runopp`` chooses every producer's
     output to minimise fuel cost plus energy bought upstream at the price, subject to
-    voltage and branch limits, with generator voltages held at their setpoints as in
-    the environment. It is the cost-optimal *dispatch* for the
-    same loads; it does not use storage or demand response, so a good multi-agent
-    policy can beat it. It solves one OPF per day and step: slow, for evaluation only.
+    voltage and branch limits (the same loading limit as the environment's), with
+    generator voltages held at their neutral setpoints. It is the cost-optimal
+    *dispatch* for those loads, but it has fewer levers than the agents (no storage, no
+    demand response, no flexibility) and no view of the day, so it is not a yardstick
+    for them: :class:`gridppo.optimum.OptimumPolicy` is. It solves one OPF per day and
+    step: slow, for evaluation only.
     """
 
-    name = "opf"
+    name = "single_step_opf"
 
     def __init__(self, env: BatchedGridEnv):
         grid = env.grid
@@ -161,12 +171,11 @@ class OPFPolicy:
             net, net.ext_grid.index[0], "ext_grid", cp1_eur_per_mw=0
         )
         n_line = len(net.line)
-        # pandapower limits current, |S| / (sqrt(3) vm vn_kv), while our ratings limit
-        # apparent power |S|: at vm > 1 a current limit lets |S| exceed the rating.
-        # Dividing by the highest allowed voltage makes the OPF's limit imply ours.
-        limit = g["max_loading_percent"] / g["max_vm_pu"]
+        # Loading is current over the thermal limit, as in the environment: lines carry
+        # max_i_ka from the ratings (see PowerGrid), and transformer loading in
+        # pandapower is relative to sn_mva, so its limit is rescaled to our rating.
+        limit = g["max_loading_percent"]
         net.line["max_loading_percent"] = limit
-        # Transformer loading in pandapower is relative to sn_mva, not to our rating.
         net.trafo["max_loading_percent"] = (
             limit * grid.branch_rating_mva[n_line:] / net.trafo.sn_mva.values
         )
@@ -193,7 +202,7 @@ class OPFPolicy:
     def act(self, observations: dict[str, np.ndarray], env: BatchedGridEnv) -> dict:
         """Solve the OPF for every day in the batch at the current step."""
         actions = self._fixed_actions(env)
-        ctx = env._context()
+        ctx = env.context()
         # Dry run on copies of the nodes: the demand this step, without changing state.
         inj = env.grid.base_injections(env.batch_size, ctx.load_pu)
         for node in env.nodes:
@@ -217,19 +226,23 @@ class OPFPolicy:
             for node in self.producers:
                 lo, hi = node.params["min_p_mw"], node.params["max_p_mw"]
                 value = lo if p_mw is None else float(p_mw[node.gen_index])
-                actions[node.name] = actions.get(node.name, np.zeros((env.batch_size, 1)))
                 actions[node.name][b, 0] = np.clip(
                     2.0 * (value - lo) / max(hi - lo, 1e-9) - 1, -1, 1
                 )
         return actions
 
 
+BASELINES = ("random", "heuristic", "single_step_opf", "optimum")
+
+
 def make_baseline(name: str, env: BatchedGridEnv, seed: int = 0) -> Policy:
-    """Build a baseline policy by name: ``random``, ``heuristic`` or ``opf``."""
+    """Build a baseline policy by name (one of :data:`BASELINES`)."""
     if name == "random":
         return RandomPolicy(seed)
     if name == "heuristic":
         return HeuristicPolicy(env)
-    if name == "opf":
-        return OPFPolicy(env)
-    raise ValueError(f"policy: unknown policy {name!r}; choose random, heuristic or opf")
+    if name == "single_step_opf":
+        return SingleStepOPFPolicy(env)
+    if name == "optimum":
+        return OptimumPolicy(env)
+    raise ValueError(f"policy: unknown policy {name!r}; choose {', '.join(BASELINES)}")

@@ -14,9 +14,10 @@ The generator (documented formulas, hour ``h`` in [0, 24)):
   N(0, ``price_noise_sigma``) noise, floored at 0.
 
 Day ``d`` draws its randomness from a generator seeded with ``(seed, d)``, so a day's
-profile does not depend on how many days were generated. Training days are
-``0 .. train_days-1`` and evaluation days ``train_days .. train_days+eval_days-1``:
-the two sets never overlap.
+profile does not depend on how many days were generated. The days come in three
+disjoint sets, in this order: training days (``time.train_days``), validation days
+(``time.validation_days``, which choose the best checkpoint) and test days
+(``time.test_days``, which every reported number comes from).
 """
 
 from __future__ import annotations
@@ -30,26 +31,29 @@ import numpy as np
 
 from gridppo.config import ConfigError
 
-__all__ = ["DailyProfiles", "generate_profiles", "read_profiles_csv", "build_profiles"]
+__all__ = ["SPLITS", "DailyProfiles", "generate_profiles", "read_profiles_csv", "build_profiles"]
 
 CSV_COLUMNS = ("day", "step", "load_pu", "pv_pu", "price_eur_per_mwh")
+SPLITS = ("train", "validation", "test")
 
 
 @dataclass(frozen=True)
 class DailyProfiles:
     """Profiles for every day, each an array of shape [n_days, steps_per_day].
 
-    Rows ``0 .. n_train_days-1`` are training days; the rest are evaluation days.
+    Rows ``0 .. n_train_days-1`` are training days, the next ``n_validation_days``
+    validation days and the rest test days.
     """
 
     load_pu: np.ndarray
     pv_pu: np.ndarray
     price_eur_per_mwh: np.ndarray
     n_train_days: int
+    n_validation_days: int
 
     @property
     def n_days(self) -> int:
-        """Total number of days, training plus evaluation."""
+        """Total number of days: training, validation and test."""
         return self.load_pu.shape[0]
 
     @property
@@ -63,9 +67,20 @@ class DailyProfiles:
         return np.arange(self.n_train_days)
 
     @property
-    def eval_days(self) -> np.ndarray:
-        """Indices of the held-out evaluation days."""
-        return np.arange(self.n_train_days, self.n_days)
+    def validation_days(self) -> np.ndarray:
+        """Indices of the validation days (they choose checkpoints, never reported)."""
+        return np.arange(self.n_train_days, self.n_train_days + self.n_validation_days)
+
+    @property
+    def test_days(self) -> np.ndarray:
+        """Indices of the test days (every reported number comes from them)."""
+        return np.arange(self.n_train_days + self.n_validation_days, self.n_days)
+
+    def days(self, split: str) -> np.ndarray:
+        """Indices of the days of one split: ``train``, ``validation`` or ``test``."""
+        if split not in SPLITS:
+            raise ValueError(f"split: expected one of {', '.join(SPLITS)}, got {split!r}")
+        return getattr(self, f"{split}_days")
 
 
 def _load_shape(hours: np.ndarray) -> np.ndarray:
@@ -78,7 +93,8 @@ def _load_shape(hours: np.ndarray) -> np.ndarray:
 
 def generate_profiles(
     n_train_days: int,
-    n_eval_days: int,
+    n_validation_days: int,
+    n_test_days: int,
     steps_per_day: int,
     seed: int,
     load_day_sigma: float = 0.05,
@@ -89,7 +105,7 @@ def generate_profiles(
     price_noise_sigma: float = 3.0,
 ) -> DailyProfiles:
     """Generate seeded daily profiles from the formulas in the module docstring."""
-    n_days = n_train_days + n_eval_days
+    n_days = n_train_days + n_validation_days + n_test_days
     hours = (np.arange(steps_per_day) + 0.5) * 24.0 / steps_per_day  # mid-step hour
     shape = _load_shape(hours)
     sun = np.clip(np.sin(np.pi * (hours - 6.0) / 12.0), 0.0, None) ** 1.5
@@ -114,14 +130,17 @@ def generate_profiles(
             + rng.normal(0.0, price_noise_sigma, steps_per_day)
         )
         price[day] = np.clip(day_price, 0.0, None)
-    return DailyProfiles(load, pv, price, n_train_days)
+    return DailyProfiles(load, pv, price, n_train_days, n_validation_days)
 
 
-def read_profiles_csv(path: str | Path, steps_per_day: int, n_train_days: int) -> DailyProfiles:
+def read_profiles_csv(
+    path: str | Path, steps_per_day: int, n_train_days: int, n_validation_days: int
+) -> DailyProfiles:
     """Read profiles from a CSV with columns ``day, step, load_pu, pv_pu, price_eur_per_mwh``.
 
     Days are numbered from 0 and each must have all ``steps_per_day`` steps. The first
-    ``n_train_days`` days are for training, the rest for evaluation (at least one).
+    ``n_train_days`` days are for training, the next ``n_validation_days`` for
+    validation and the rest (at least one) for testing.
     """
     path = Path(path)
     if not path.is_file():
@@ -165,21 +184,28 @@ def read_profiles_csv(path: str | Path, steps_per_day: int, n_train_days: int) -
         )
     if np.any(values[:, 0] < 0) or np.any(values[:, 1] < 0) or np.any(values[:, 1] > 1):
         raise ConfigError("time.profiles_csv: load_pu must be >= 0 and pv_pu within [0, 1]")
-    if n_days <= n_train_days:
+    if n_days <= n_train_days + n_validation_days:
         raise ConfigError(
-            f"time.profiles_csv: has {n_days} days, needs more than time.train_days "
-            f"({n_train_days}) to leave evaluation days"
+            f"time.profiles_csv: has {n_days} days, needs more than time.train_days + "
+            f"time.validation_days ({n_train_days + n_validation_days}) to leave test days"
         )
     grid = np.zeros((n_days, steps_per_day, 3))
     grid[days, steps] = values
-    return DailyProfiles(grid[..., 0], grid[..., 1], grid[..., 2], n_train_days)
+    return DailyProfiles(grid[..., 0], grid[..., 1], grid[..., 2], n_train_days, n_validation_days)
 
 
 def build_profiles(cfg: dict[str, Any]) -> DailyProfiles:
     """The profiles a validated config asks for: read from its CSV, or generated."""
     t = cfg["time"]
     if t["profiles_csv"]:
-        return read_profiles_csv(t["profiles_csv"], t["steps_per_day"], t["train_days"])
+        return read_profiles_csv(
+            t["profiles_csv"], t["steps_per_day"], t["train_days"], t["validation_days"]
+        )
     return generate_profiles(
-        t["train_days"], t["eval_days"], t["steps_per_day"], cfg["seed"], **cfg["profiles"]
+        t["train_days"],
+        t["validation_days"],
+        t["test_days"],
+        t["steps_per_day"],
+        cfg["seed"],
+        **cfg["profiles"],
     )

@@ -2,16 +2,26 @@
 
 **The system KPI** is the day's *operating cost* ``system_cost_eur``: energy bought
 from the upstream grid at the price (sales count negative), plus every node's
-non-market cost (fuel, demand-response discomfort, battery wear, unmet flexible
-energy), plus the grid penalty for voltage violations, overloads and non-convergence.
-Lower is better. It is comparable across policies run with the same config: it does not
-depend on ``grid_penalty_weight`` (how strongly each agent weighs the shared penalty),
-only on what happened in the grid — but violations are priced at the configured
-penalty rates, so changing those rates changes the KPI of the same behaviour.
+non-market cost (fuel, shed demand at its contract price, battery wear and end-of-day
+shortfall, unmet flexible energy), plus the grid penalty for voltage violations,
+overloads and failures. A failed day (a power flow that does not converge ends it as a
+blackout) is costed to its end: the rest of the day's demand at the value of lost load,
+so a failed day is never cheaper than a day that runs. Lower is better. The KPI does
+not depend on ``grid_penalty_weight`` (how strongly each agent weighs the shared
+penalty), only on what happened in the grid; but violations are priced at the
+configured penalty rates, so changing those rates changes the KPI of the same
+behaviour.
 
-Next to it: the team reward (sum of every agent's reward), the voltage-violation rate
-(share of steps with at least one bus outside the band), the overload rate (share of
-steps with at least one overloaded branch), losses and non-converged steps.
+Money is conserved: market payments (energy and loss charges) cancel against the
+upstream grid's, so the team reward (the sum of every agent's reward) equals minus
+the system cost when no penalty is due; each agent receives the whole penalty, so with
+penalties the team reward is lower by ``(n_agents * grid_penalty_weight - 1)`` times it.
+
+Next to it: the voltage-violation rate (share of steps with at least one bus outside
+the band), the overload rate (share of steps with at least one overloaded branch) and
+the worst loading, the unserved energy (shed, or lost in a failure), losses, and the
+number of failed days. :func:`paired_gap_percent` and :func:`mean_ci` compare policies
+on the same days.
 """
 
 from __future__ import annotations
@@ -20,18 +30,30 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from scipy import stats
 
 from gridppo.env import BatchedGridEnv
 
-__all__ = ["DayRecord", "EvalResult", "run_days", "kpi_table", "KPI_NAMES"]
+__all__ = [
+    "DayRecord",
+    "EvalResult",
+    "run_days",
+    "kpi_table",
+    "KPI_NAMES",
+    "paired_gap_percent",
+    "mean_ci",
+]
 
 KPI_NAMES = (
     "system_cost_eur",
     "team_reward",
     "voltage_violation_rate",
     "overload_rate",
+    "worst_loading_percent",
+    "unserved_energy_mwh",
     "losses_mwh",
-    "nonconverged_steps",
+    "failed_days",
+    "gap_to_optimum_percent",
 )
 
 
@@ -57,13 +79,20 @@ class DayRecord:
 
 @dataclass
 class EvalResult:
-    """KPIs of a policy over a set of days (means over days), plus per-agent detail."""
+    """KPIs of a policy over a set of days, plus per-agent and per-day detail.
+
+    ``kpis`` holds means per day, except ``worst_loading_percent`` (the highest loading
+    of any branch at any step) and ``failed_days`` (a count). ``days`` and
+    ``per_day_cost_eur`` line up, so two results on the same days compare day by day.
+    """
 
     policy: str
     kpis: dict[str, float]
     agent_reward: dict[str, float]
     type_reward: dict[str, float]
     per_day_cost_eur: np.ndarray
+    days: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=int))
+    failed: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
     record: DayRecord | None = field(default=None, repr=False)
 
 
@@ -73,14 +102,15 @@ def run_days(
     days: np.ndarray | list[int] | None = None,
     record: bool = False,
 ) -> EvalResult:
-    """Run ``policy`` for one full day on each of ``days`` (default: all evaluation days).
+    """Run ``policy`` for one full day on each of ``days`` (default: every day of the
+    environment's split, the test days for a training environment).
 
     ``env`` must not autoreset; its batch size must equal the number of days. Returns
     the KPIs averaged over the days and, with ``record=True``, the step-by-step
     :class:`DayRecord`.
     """
     if days is None:
-        days = env.grid.profiles.eval_days
+        days = env.grid.profiles.days("test" if env.mode == "train" else env.mode)
     days = np.asarray(days)
     if env.batch_size != len(days):
         raise ValueError(
@@ -91,8 +121,11 @@ def run_days(
     alive = np.ones(batch, dtype=bool)
     total_cost = np.zeros(batch)
     agent_reward = {a: np.zeros(batch) for a in env.agents}
-    counts = {"voltage": np.zeros(batch), "overload": np.zeros(batch), "nonconv": np.zeros(batch)}
+    counts = {"voltage": np.zeros(batch), "overload": np.zeros(batch)}
+    failed = np.zeros(batch, dtype=bool)
+    worst_loading = np.zeros(batch)
     losses_mwh = np.zeros(batch)
+    unserved_mwh = np.zeros(batch)
     steps_run = np.zeros(batch)
     trace: dict[str, Any] = {"price": [], "vm": [], "loading": [], "p_from": [], "cost": []}
     trace.update(
@@ -103,9 +136,9 @@ def run_days(
         components={a: {} for a in env.agents},
     )
     for _ in range(steps):
-        price = env._context().price_eur_per_mwh
+        price = env.context().price_eur_per_mwh
         actions = policy.act(obs, env)
-        obs, rewards, _, truncated, info = env.step(actions)
+        obs, rewards, terminated, truncated, info = env.step(actions)
         live = alive.astype(float)
         m = info["metrics"]
         total_cost += live * info["system_cost_eur"]
@@ -113,8 +146,10 @@ def run_days(
             agent_reward[a] += live * rewards[a]
         counts["voltage"] += live * (m["voltage_violations"] > 0)
         counts["overload"] += live * (m["overloaded_branches"] > 0)
-        counts["nonconv"] += live * (m["converged"] < 1)
+        failed |= alive & (m["converged"] < 1)
+        worst_loading = np.maximum(worst_loading, live * m["max_loading_percent"])
         losses_mwh += live * m["losses_mw"] * env.dt_h
+        unserved_mwh += live * m["unserved_energy_mwh"]
         steps_run += live
         if record:
             pf = env.last_power_flow
@@ -129,13 +164,13 @@ def run_days(
                     np.clip(np.asarray(actions[a], dtype=float).reshape(batch, -1), -1, 1)
                 )
                 trace["injection"][a].append(np.asarray(node.injection_mw, dtype=float).copy())
-                ctx = env._context()
+                ctx = env.context()
                 trace["local"][a].append(node.local_features(ctx).copy())
                 for k, v in info["reward_components"][a].items():
                     trace["components"][a].setdefault(k, []).append(np.asarray(v, dtype=float))
             for k, v in m.items():
                 trace["metrics"].setdefault(k, []).append(np.asarray(v, dtype=float))
-        alive &= ~truncated[env.agents[0]]
+        alive &= ~(terminated[env.agents[0]] | truncated[env.agents[0]])
         if not alive.any():
             break
     steps_run = np.maximum(steps_run, 1)
@@ -145,8 +180,10 @@ def run_days(
         "team_reward": float(team.mean()),
         "voltage_violation_rate": float((counts["voltage"] / steps_run).mean()),
         "overload_rate": float((counts["overload"] / steps_run).mean()),
+        "worst_loading_percent": float(worst_loading.max()),
+        "unserved_energy_mwh": float(unserved_mwh.mean()),
         "losses_mwh": float(losses_mwh.mean()),
-        "nonconverged_steps": float(counts["nonconv"].mean()),
+        "failed_days": float(failed.sum()),
     }
     type_totals: dict[str, list[float]] = {}
     for node in env.nodes:
@@ -176,8 +213,38 @@ def run_days(
         agent_reward={a: float(v.mean()) for a, v in agent_reward.items()},
         type_reward={t: float(np.mean(v)) for t, v in type_totals.items()},
         per_day_cost_eur=total_cost,
+        days=days.copy(),
+        failed=failed,
         record=record_out,
     )
+
+
+def paired_gap_percent(result: EvalResult, reference: EvalResult) -> np.ndarray:
+    """Day-by-day gap of ``result``'s system cost over ``reference``'s, in percent of
+    the reference's cost, [n_days]. Both must have run the same days."""
+    if not np.array_equal(result.days, reference.days):
+        raise ValueError(
+            f"paired_gap_percent: {result.policy} and {reference.policy} ran different days"
+        )
+    return (
+        100.0
+        * (result.per_day_cost_eur - reference.per_day_cost_eur)
+        / np.abs(reference.per_day_cost_eur)
+    )
+
+
+def mean_ci(values: np.ndarray, confidence: float = 0.95) -> tuple[float, float, float]:
+    """Mean and a ``confidence`` interval for it: ``(mean, low, high)``.
+
+    Student's t interval (``scipy.stats.t``), suited to the few independent values it
+    is used on (one per seed); with a single value the interval is that value.
+    """
+    values = np.asarray(values, dtype=float)
+    mean = float(values.mean())
+    if len(values) < 2 or np.all(values == values[0]):
+        return mean, mean, mean
+    low, high = stats.t.interval(confidence, len(values) - 1, loc=mean, scale=stats.sem(values))
+    return mean, float(low), float(high)
 
 
 def kpi_table(results: list[EvalResult]) -> str:
@@ -187,9 +254,11 @@ def kpi_table(results: list[EvalResult]) -> str:
     lines = ["KPI".ljust(26) + "".join(n.rjust(width) for n in names)]
     lines.append("-" * len(lines[0]))
     for key in KPI_NAMES:
+        if all(key not in r.kpis for r in results):
+            continue
         row = key.ljust(26)
         for r in results:
-            value = r.kpis[key]
+            value = r.kpis.get(key, float("nan"))
             row += (f"{value:,.1f}" if abs(value) >= 100 else f"{value:.3f}").rjust(width)
         lines.append(row)
     return "\n".join(lines)

@@ -7,10 +7,12 @@ One *update* is the story CleanRL tells, once per agent:
    see each other's parameters or gradients: that is *Independent* PPO. With
    ``ppo.parameter_sharing: per_type`` the nodes of one type share one network
    instead (their experience is pooled), so students can compare the two.
-3. **Evaluate** every ``eval_interval`` updates on the held-out evaluation days,
+3. **Validate** every ``eval_interval`` updates on the held-out validation days,
    with deterministic (mean) actions.
-4. **Save** ``last.pt`` every update, ``best.pt`` when the evaluation improves, and a
-   numbered checkpoint every ``checkpoint_interval`` updates.
+4. **Save** ``last.pt`` every update, ``best.pt`` when the system cost on the
+   validation days improves, and a numbered checkpoint every ``checkpoint_interval``
+   updates. Reported results come from the separate test days, which choose nothing
+   (see :mod:`gridppo.evaluation`).
 5. **Log** one row of metrics per update to ``metrics.csv`` and TensorBoard.
 
 Callbacks (``on_update``, ``on_eval``, ``on_checkpoint``, ``on_train_end``) let a
@@ -73,10 +75,11 @@ __all__ = [
 ]
 
 # 2: the checkpoint holds the full training state (environments, observations, ...).
-CHECKPOINT_FORMAT_VERSION = 2
+# 3: days end by termination; validation and test days are separate.
+CHECKPOINT_FORMAT_VERSION = 3
 # The only settings a resumed run may change: how long it runs, how often it evaluates
 # and saves, and how it logs. Changing total_updates changes the learning-rate schedule
-# (with ppo.anneal_lr) and eval_interval the evaluation days' warm start, so only an
+# (with ppo.anneal_lr) and eval_interval the validation days' warm start, so only an
 # unchanged run is guaranteed to match an uninterrupted one.
 RESUME_OVERRIDES = (
     "train.total_updates",
@@ -85,7 +88,13 @@ RESUME_OVERRIDES = (
     "train.tensorboard",
 )
 EVENTS = ("on_update", "on_eval", "on_checkpoint", "on_train_end")
-EVAL_KPIS = ("system_cost_eur", "team_reward", "voltage_violation_rate", "overload_rate")
+EVAL_KPIS = (
+    "system_cost_eur",
+    "team_reward",
+    "voltage_violation_rate",
+    "overload_rate",
+    "unserved_energy_mwh",
+)
 
 
 class CheckpointError(ValueError):
@@ -264,7 +273,7 @@ class TrainedPolicy:
         """
         state = load_checkpoint(path)
         cfg = _checkpoint_config(state, path)
-        env = BatchedGridEnv(cfg, batch_size=cfg["train"]["num_days"], mode="eval", autoreset=False)
+        env = BatchedGridEnv(cfg, batch_size=cfg["train"]["num_days"], mode="test", autoreset=False)
         learners = build_learners(env, cfg)
         try:
             learners.load_state_dict(state["learners"])
@@ -446,11 +455,11 @@ class Trainer:
         self.grid = PowerGrid(config)
         self.env = BatchedGridEnv(grid=self.grid, batch_size=train["num_days"], mode="train")
         # Nodes keep the state of the days they simulate, so evaluation gets its own grid.
-        self.eval_grid = PowerGrid(config)
-        self.eval_env = BatchedGridEnv(
-            grid=self.eval_grid,
-            batch_size=len(self.eval_grid.profiles.eval_days),
-            mode="eval",
+        self.validation_grid = PowerGrid(config)
+        self.validation_env = BatchedGridEnv(
+            grid=self.validation_grid,
+            batch_size=len(self.validation_grid.profiles.validation_days),
+            mode="validation",
             autoreset=False,
         )
         self.learners = build_learners(self.env, config)
@@ -559,15 +568,15 @@ class Trainer:
         return TrainedPolicy(self.learners, deterministic)
 
     def evaluate(self, record: bool = False) -> EvalResult:
-        """The current policy on every evaluation day (deterministic actions)."""
-        return run_days(self.policy(), self.eval_env, record=record)
+        """The current policy on every validation day (deterministic actions)."""
+        return run_days(self.policy(), self.validation_env, record=record)
 
     def evaluate_baselines(self) -> dict[str, EvalResult]:
-        """Random and heuristic on the evaluation days (computed once, then cached)."""
+        """Random and heuristic on the validation days (computed once, then cached)."""
         if not self.baselines:
             results = {}
-            for policy in (RandomPolicy(self.config["seed"]), HeuristicPolicy(self.eval_env)):
-                results[policy.name] = run_days(policy, self.eval_env)
+            for policy in (RandomPolicy(self.config["seed"]), HeuristicPolicy(self.validation_env)):
+                results[policy.name] = run_days(policy, self.validation_env)
             self.baselines = results  # all or nothing, even if interrupted
         return self.baselines
 
@@ -684,7 +693,7 @@ class Trainer:
             **losses,
         }
         for key in EVAL_KPIS:
-            row[f"eval/{key}"] = math.nan
+            row[f"validation/{key}"] = math.nan
         return row
 
     def train(self, total_updates: int | None = None, progress_bar: bool = True) -> dict[str, Any]:
@@ -732,7 +741,7 @@ class Trainer:
                 if self.update % cfg["eval_interval"] == 0 or self.update == total:
                     result = self.evaluate()
                     for key in EVAL_KPIS:
-                        row[f"eval/{key}"] = result.kpis[key]
+                        row[f"validation/{key}"] = result.kpis[key]
                     self.eval_history.append({"update": self.update, **result.kpis})
                     score = -result.kpis["system_cost_eur"]
                     if score > self.best_score:
@@ -826,7 +835,7 @@ class Trainer:
             "learners": self.learners.state_dict(),
             "training": {
                 "env": _to_tensors(self.env.state_dict()),
-                "eval_env": _to_tensors(self.eval_env.state_dict()),
+                "validation_env": _to_tensors(self.validation_env.state_dict()),
                 "observations": observations,
                 "episode_returns": _to_tensors(self._episode_return),
                 "eval_history": copy.deepcopy(self.eval_history),
@@ -850,7 +859,7 @@ class Trainer:
             for agent in self.learners.agents.values():
                 agent.buffer.reset()
         self.env.load_state_dict(_to_numpy(training["env"]))
-        self.eval_env.load_state_dict(_to_numpy(training["eval_env"]))
+        self.validation_env.load_state_dict(_to_numpy(training["validation_env"]))
         observations = training["observations"]
         self._obs = None if observations is None else _to_numpy(observations)
         self._episode_return = _to_numpy(training["episode_returns"])
@@ -902,7 +911,7 @@ class Trainer:
         cols += [f"charts/episodic_return/{a}" for a in self.env.agents]
         cols += [f"losses/{k}/{a}" for a in self.env.agents for k in DIAGNOSTICS]
         cols += [f"grid/{k}" for k in METRIC_NAMES]
-        cols += [f"eval/{k}" for k in EVAL_KPIS]
+        cols += [f"validation/{k}" for k in EVAL_KPIS]
         return cols
 
     def _open_logs(self) -> None:

@@ -46,6 +46,7 @@ from matplotlib.figure import Figure
 
 from gridppo.config import SCHEMA, ConfigError, load_config, parse_value
 from gridppo.env import BatchedGridEnv
+from gridppo.evaluation import evaluate_on_test_days
 from gridppo.grid import PowerGrid
 from gridppo.nodes import Business, Consumer, Producer
 from gridppo.physics import Injections, PowerFlowResult
@@ -172,11 +173,12 @@ class TrainingPanel(_Displayable):
 
     While training runs, the progress bar follows the updates and the figure shows
     every agent's return per day (or the mean per node type, with the toggle) beside
-    three grid KPIs: the system cost on the evaluation days (with the random and
+    three grid KPIs: the system cost on the validation days (with the random and
     heuristic baselines as dashed lines), the highest branch loading and the number of
     buses outside the voltage band. When training ends (or is stopped) the trained
-    policy is compared with the baselines on the evaluation days; the AC-OPF reference
-    joins them if its checkbox is ticked (slow: about 0.3 s per step).
+    policy is compared with the baselines on the held-out test days; the day's optimum
+    (:mod:`gridppo.optimum`, perfect foresight) joins them if its checkbox is ticked
+    (a few seconds).
 
     Arguments:
         config: a YAML path, a config dict or None (the default configuration).
@@ -290,7 +292,7 @@ class TrainingPanel(_Displayable):
             description="Stop", button_style="danger", icon="stop", disabled=True
         )
         self.opf_checkbox = widgets.Checkbox(
-            value=False, description="compare with AC-OPF at the end (slow)", indent=False
+            value=True, description="compare with the day's optimum at the end", indent=False
         )
         self.by = widgets.ToggleButtons(
             options=[("per agent", "agent"), ("per type", "type")], value="agent"
@@ -469,18 +471,12 @@ class TrainingPanel(_Displayable):
             self._set_state("finished", f"finished {trainer.update} updates in {wall:.1f} s")
 
     def _compare(self, trainer: Trainer) -> dict[str, EvalResult]:
-        """The trained policy, the baselines (and AC-OPF if asked) on the evaluation days."""
-        if self._last_eval is not None and self._last_eval[0] == trainer.update:
-            ippo = self._last_eval[1]
-        else:  # stopped between evaluations: evaluate the final policy now
-            ippo = trainer.evaluate()
-        results = {"ippo": ippo, **trainer.evaluate_baselines()}
+        """The trained policy, the baselines (and the optimum if asked) on the test days."""
+        baselines = ("heuristic", "random")
         if self.opf_checkbox.value:
-            from gridppo.policies import OPFPolicy
-
-            self.status_label.value = "training: running the AC-OPF reference (slow) ..."
-            results["opf"] = run_days(OPFPolicy(trainer.eval_env), trainer.eval_env)
-        return results
+            self.status_label.value = "training: solving the day's optimum ..."
+            baselines = ("optimum", *baselines)
+        return evaluate_on_test_days(trainer.config, [trainer.policy()], baselines)
 
     def _set_state(self, state: str, text: str) -> None:
         self.state = state
@@ -520,14 +516,14 @@ class TrainingPanel(_Displayable):
     def _draw_grid_kpis(
         self, rows: list[dict[str, float]], ax_cost: Axes, ax_loading: Axes, ax_voltage: Axes
     ) -> None:
-        """System cost on the evaluation days, highest loading and voltage violations."""
+        """System cost on the validation days, highest loading and voltage violations."""
         x = _series(rows, "global_step")
-        cost = _series(rows, "eval/system_cost_eur")
+        cost = _series(rows, "validation/system_cost_eur")
         done = np.isfinite(cost)
         ax_cost.plot(x[done], cost[done], "o-", color="#1f77b4", label="ippo")
         for (name, kpis), style in zip(self._baselines.items(), ("--", ":"), strict=False):
             ax_cost.axhline(kpis["system_cost_eur"], color="grey", linestyle=style, label=name)
-        ax_cost.set_title("system cost on evaluation days (EUR/day)", fontsize=9)
+        ax_cost.set_title("system cost on validation days (EUR/day)", fontsize=9)
         if done.any() or self._baselines:
             ax_cost.legend(fontsize=7)
         ax_loading.plot(x, _series(rows, "grid/max_loading_percent"), color="#6a7b8c")
@@ -606,13 +602,13 @@ class BehaviourExplorer(_Displayable):
         self.policy, self.config = _policy_and_config(source, config)
         # The explorer's own grid: nodes keep state, so it never shares a trainer's.
         self.grid = PowerGrid(self.config)
-        self.env = BatchedGridEnv(grid=self.grid, batch_size=1, mode="eval", autoreset=False)
+        self.env = BatchedGridEnv(grid=self.grid, batch_size=1, mode="test", autoreset=False)
         self.records: dict[int, DayRecord] = {}
         self.day_results: dict[int, EvalResult] = {}
         self.grid_figure: Figure | None = None
         self.agent_figure: Figure | None = None
         steps = self.env.steps_per_day
-        days = [int(d) for d in self.grid.profiles.eval_days]
+        days = [int(d) for d in self.grid.profiles.test_days]
         self.day = widgets.Dropdown(
             options=[(f"day {d}", d) for d in days], value=days[0], description="evaluation day"
         )

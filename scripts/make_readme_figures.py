@@ -34,8 +34,8 @@ BATTERY = "battery_3"
 
 def main() -> None:
     """Simulate one evaluation day and write both figures."""
-    env = BatchedGridEnv(batch_size=1, mode="eval", autoreset=False)
-    day = int(env.grid.profiles.eval_days[0])
+    env = BatchedGridEnv(batch_size=1, mode="test", autoreset=False)
+    day = int(env.grid.profiles.test_days[0])
     result = run_days(HeuristicPolicy(env), env, days=[day], record=True)
     record = result.record
     steps = env.steps_per_day
