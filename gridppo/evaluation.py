@@ -5,8 +5,11 @@ on the validation days; the functions here run a trained policy and the baseline
 the *test* days, which chose nothing, and compare each with the day's optimum
 (:mod:`gridppo.optimum`) day by day. The optimum knows the whole day in advance
 (perfect foresight), while the agents see a few steps of price forecast: the gap to it
-is the price of not knowing the future plus the price of learning, and a gap below 0
-would be a bug.
+is the price of not knowing the future plus the price of learning. The optimum is not
+a strict lower bound in AC, though: it keeps every branch a little below its limit,
+leaves the voltage setpoints at their neutral values and takes the losses of its own
+replay as given, so an agent may come out slightly cheaper; a clearly negative gap
+would point to a flaw in the model or the optimum.
 """
 
 from __future__ import annotations

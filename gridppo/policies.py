@@ -64,7 +64,9 @@ class HeuristicPolicy:
       below the energy price and net load remains; the upstream grid supplies the rest.
       They keep their neutral voltage setpoints.
     - **Batteries** charge at full power when the price is below the 30th percentile of
-      the training days' prices and discharge at full power above the 70th.
+      the training days' prices and discharge at full power above the 70th, but never
+      below their initial state of charge, so that a day ends where it started and owes
+      no shortfall.
     - **Consumers** never shed demand.
     - **Businesses** curtail PV in proportion to how far their bus voltage is within
       0.01 p.u. of the upper limit, and run the flexible load at full power when the
@@ -103,8 +105,13 @@ class HeuristicPolicy:
         for node in env.nodes:
             obs = observations[node.name]
             if isinstance(node, Battery):
+                p = node.params
+                # Discharge at most down to the initial state of charge.
+                spare_mwh = np.maximum(node.soc - p["initial_soc"], 0.0) * p["capacity_mwh"]
+                spare_mw = spare_mwh * p["discharge_efficiency"] / env.dt_h
+                discharge = -np.minimum(spare_mw / p["max_p_mw"], 1.0)
                 act = np.where(
-                    price < self.cheap_eur, 1.0, np.where(price > self.dear_eur, -1.0, 0)
+                    price < self.cheap_eur, 1.0, np.where(price > self.dear_eur, discharge, 0)
                 )
                 actions[node.name] = act[:, None]
             elif isinstance(node, Consumer):
