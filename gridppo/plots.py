@@ -10,7 +10,9 @@ Each figure is a function that returns its :class:`~matplotlib.figure.Figure`:
   PPO's health checks (KL, clip fraction, entropy, explained variance), read from a
   run's ``metrics.csv`` or from the rows a live trainer hands to its callbacks;
 - :func:`plot_kpi_comparison`: the evaluation KPIs of several policies side by side;
-- :func:`plot_day_overview`: one simulated day of the whole grid at a glance.
+- :func:`plot_day_overview`: one simulated day of the whole grid at a glance;
+- :func:`plot_day_against_optimum`: a policy's day laid over the day's optimum, node
+  type by node type.
 
 A function that draws a single panel takes ``ax=`` to draw into an existing Axes, so
 figures can be composed; one that draws several panels takes ``axes=`` (a sequence).
@@ -57,6 +59,7 @@ __all__ = [
     "plot_ppo_diagnostics",
     "plot_kpi_comparison",
     "plot_day_overview",
+    "plot_day_against_optimum",
 ]
 
 # -- the look: layout, markers and colours -------------------------------------------
@@ -1281,7 +1284,7 @@ def plot_learning_curve(
     kpi: str = "system_cost_eur",
     ax: Axes | None = None,
 ) -> Figure:
-    """One KPI on the evaluation days over training, beside the baselines' values.
+    """One KPI on the validation days over training, beside the baselines' values.
 
     ``eval_history`` is :attr:`gridppo.trainer.Trainer.eval_history` (dicts with
     ``update`` and the KPIs); ``baselines`` maps a policy name to its KPI dict (e.g.
@@ -1303,8 +1306,80 @@ def plot_learning_curve(
             color="grey",
         )
     ax.set_xlabel("update")
-    ax.set_ylabel(f"{kpi} on evaluation days")
+    ax.set_ylabel(f"{kpi} on validation days")
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
     fig.gridppo = {"ippo_line": ax.lines[0]}
+    return fig
+
+
+def _type_series(record: DayRecord, node: Node, day_column: int) -> np.ndarray:
+    """What the day-against-optimum figure draws for one node, per step."""
+    dt_h = 24.0 / record.price_eur_per_mwh.shape[0]
+    if node.type_name == "battery":
+        return record.local_features[node.name][:, day_column, 0]
+    if node.type_name == "consumer":
+        price = max(node.params["shed_cost_eur_per_mwh"], 1e-9)
+        return -record.reward_components[node.name]["shed_cost_eur"][:, day_column] / price / dt_h
+    if node.type_name == "business":
+        return record.local_features[node.name][:, day_column, 1]
+    return record.injection_mw[node.name][:, day_column]
+
+
+_TYPE_SERIES_LABEL = {
+    "producer": "output (MW)",
+    "battery": "state of charge",
+    "consumer": "demand shed (MW)",
+    "business": "flexible energy\nstill due (share)",
+}
+
+
+def plot_day_against_optimum(
+    record: DayRecord, optimum: DayRecord, nodes: list, day_column: int = 0
+) -> Figure:
+    """A policy's day laid over the day's optimum, node type by node type.
+
+    ``record`` and ``optimum`` come from :func:`gridppo.simulate.run_days` with
+    ``record=True`` on the same days (e.g. the trained agents and
+    :class:`gridppo.optimum.OptimumPolicy`); ``nodes`` are the grid's nodes. One panel
+    per node type under the price: producers' output, batteries' state of charge,
+    consumers' shed demand, businesses' flexible energy still due (other types: their
+    injection). Solid lines are the policy, dashed lines the optimum, one colour per
+    node. The optimum knows the whole day in advance; the agents see a few steps of
+    price forecast. ``fig.gridppo["axes"]`` maps ``"price"`` and each type to its Axes.
+    """
+    if not np.array_equal(record.days, optimum.days):
+        raise ValueError("plot_day_against_optimum: the two records ran different days")
+    types = list(dict.fromkeys(node.type_name for node in nodes))
+    steps = record.price_eur_per_mwh.shape[0]
+    hours = _hours(steps)
+    fig, axes = plt.subplots(
+        len(types) + 1, 1, figsize=(8, 2.0 * (len(types) + 1)), sharex=True, layout="constrained"
+    )
+    by_name = {"price": axes[0]}
+    axes[0].step(hours, record.price_eur_per_mwh[:, day_column], where="mid", color="black")
+    axes[0].set_ylabel("price\n(EUR/MWh)")
+    cost = record.system_cost_eur[:, day_column].sum()
+    best = optimum.system_cost_eur[:, day_column].sum()
+    axes[0].set_title(
+        f"Day {int(record.days[day_column])}: solid = trained agents ({cost:,.0f} EUR),\n"
+        f"dashed = the day's optimum, which knows the whole day ({best:,.0f} EUR)",
+        fontsize=9,
+    )
+    for ax, type_name in zip(axes[1:], types, strict=True):
+        members = [node for node in nodes if node.type_name == type_name]
+        palette = plt.get_cmap("tab10")
+        for i, node in enumerate(members):
+            color = palette(i % 10)
+            ax.plot(hours, _type_series(record, node, day_column), color=color, label=node.name)
+            ax.plot(hours, _type_series(optimum, node, day_column), "--", color=color, alpha=0.8)
+        ax.set_ylabel(f"{type_name}\n{_TYPE_SERIES_LABEL.get(type_name, 'injection (MW)')}")
+        ax.legend(fontsize=7, ncol=min(len(members), 5), loc="upper left")
+        by_name[type_name] = ax
+    axes[-1].set_xlabel("hour of day")
+    axes[-1].set_xlim(0, 24)
+    for ax in axes:
+        ax.grid(alpha=0.3)
+        ax.tick_params(labelsize=8)
+    fig.gridppo = {"axes": by_name}
     return fig

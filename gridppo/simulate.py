@@ -250,7 +250,7 @@ def mean_ci(values: np.ndarray, confidence: float = 0.95) -> tuple[float, float,
 def kpi_table(results: list[EvalResult]) -> str:
     """A plain-text table of the KPIs, one column per policy."""
     names = [r.policy for r in results]
-    width = max(12, *(len(n) + 2 for n in names))
+    width = max(14, *(len(n) + 2 for n in names))
     lines = ["KPI".ljust(26) + "".join(n.rjust(width) for n in names)]
     lines.append("-" * len(lines[0]))
     for key in KPI_NAMES:
