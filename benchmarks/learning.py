@@ -36,8 +36,9 @@ import numpy as np  # noqa: E402
 from scipy import stats  # noqa: E402
 
 from gridppo.evaluation import evaluate_on_test_days  # noqa: E402
+from gridppo.optimum import OptimumPolicy  # noqa: E402
 from gridppo.plots import plot_day_against_optimum  # noqa: E402
-from gridppo.simulate import kpi_table, mean_ci, paired_gap_percent  # noqa: E402
+from gridppo.simulate import kpi_table, mean_ci, paired_gap_percent, run_days  # noqa: E402
 from gridppo.trainer import TrainedPolicy, Trainer  # noqa: E402
 
 TARGETS = {
@@ -131,20 +132,25 @@ def main() -> None:
             trainers.append(trainer)
             first_results = first_results or results
     fig, ax = plt.subplots(figsize=(7, 4), layout="constrained")
-    for seed, trainer in zip(args.seeds, trainers, strict=True):
+    for i, (seed, trainer) in enumerate(zip(args.seeds, trainers, strict=True)):
         history = trainer.eval_history
+        color = f"C{i}"
         ax.plot(
             [e["update"] for e in history],
             [e["system_cost_eur"] for e in history],
             "o-",
             ms=3,
+            color=color,
             label=f"IPPO seed {seed}",
         )
+        env = trainer.validation_env
+        optimum = run_days(OptimumPolicy(env), env).kpis["system_cost_eur"]
+        ax.axhline(optimum, color=color, ls="--", lw=1, label=f"optimum, seed {seed}'s days")
     ax.set_xlabel("update")
     ax.set_ylabel("system cost on the validation days (EUR/day)")
     ax.set_title("Learning curves; test-day results are in the table, not here", fontsize=9)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=7, ncol=2)
     fig.savefig(docs / "learning_curve.png", dpi=100)
     nodes = trainers[0].grid.nodes
     day_fig = plot_day_against_optimum(

@@ -1,6 +1,6 @@
 """Regenerate the figures the README shows: docs/grid_diagram.png and docs/agent_day.png.
 
-Both come from the heuristic policy on the first evaluation day:
+Both come from the heuristic policy on the first test day:
 
 - ``grid_diagram.png``: the one-line diagram after the step at the evening price peak,
   every node labelled with its action and its net injection into the grid;
@@ -33,7 +33,7 @@ BATTERY = "battery_3"
 
 
 def main() -> None:
-    """Simulate one evaluation day and write both figures."""
+    """Simulate one test day and write both figures."""
     env = BatchedGridEnv(batch_size=1, mode="test", autoreset=False)
     day = int(env.grid.profiles.test_days[0])
     result = run_days(HeuristicPolicy(env), env, days=[day], record=True)
@@ -58,7 +58,7 @@ def main() -> None:
     )
     ax = fig.axes[0]
     ax.set_title(
-        f"IEEE 14-bus grid at {clock} on evaluation day {day} (heuristic policy, price "
+        f"IEEE 14-bus grid at {clock} on test day {day} (heuristic policy, price "
         f"{record.price_eur_per_mwh[step, 0]:.0f} EUR/MWh)\n"
         "each node: name, then its action a in [-1, 1] | net injection into the grid "
         "(MW, + feeds the grid); arrows: direction of active power",
