@@ -69,7 +69,8 @@ OVERFLOW_EUR_PER_MWH = 1e4
 # Below this a shed or curtailment is solver residue, not a decision (MW).
 SNAP_MW = 1e-7
 # A replayed schedule respects the limits when every AC loading is at most
-# max_loading_percent plus this (percent points; 50 EUR/percent makes it cost < 5 EUR).
+# max_loading_percent plus this (percent points: a tolerance for the replay's rounding,
+# far below what the learners are held to).
 LOADING_TOLERANCE_PERCENT = 0.1
 # The correction aims this far inside the limit, so the next replay lands below it.
 LOADING_MARGIN_PERCENT = 0.5
@@ -141,9 +142,9 @@ class DayOptimum:
         self.ptdf = _ptdf(grid.net)
         self._build(fix_levers)
 
-    def _param(self, nodes: list[Node], key: str, default: float | None = None) -> np.ndarray:
+    def _param(self, nodes: list[Node], key: str) -> np.ndarray:
         """Parameter ``key`` of ``nodes`` as a column [n, 1] (broadcasts over steps)."""
-        return np.array([[n.params.get(key, default)] for n in nodes], dtype=float)
+        return np.array([[n.params[key]] for n in nodes], dtype=float)
 
     def _build(self, fix_levers: bool) -> None:
         """Build the QP once; :meth:`solve` only sets the parameters."""
@@ -182,14 +183,14 @@ class DayOptimum:
             cons += [ch == 0, dis == 0] if fix_levers else []
             inject(b, dis - ch)
             cost += dt * cp.sum(cp.multiply(par(b, "degradation_cost_eur_per_mwh"), ch + dis))
-            end_eur_per_soc = par(b, "end_soc_price_eur_per_mwh", 150.0) * cap / eta_c
+            end_eur_per_soc = par(b, "end_soc_price_eur_per_mwh") * cap / eta_c
             cost += cp.sum(cp.multiply(end_eur_per_soc, short))
         if c := self.consumers:
             shed = self.vars["shed"] = cp.Variable((len(c), T), nonneg=True)
             self.shed_max_mw = cp.Parameter((len(c), T), nonneg=True)
             cons += [shed <= self.shed_max_mw] + ([shed == 0] if fix_levers else [])
             inject(c, shed)  # shedding a load is injecting its share
-            cost += dt * cp.sum(cp.multiply(par(c, "shed_cost_eur_per_mwh", 300.0), shed))
+            cost += dt * cp.sum(cp.multiply(par(c, "shed_cost_eur_per_mwh"), shed))
         if z := self.businesses:
             curt = self.vars["curt"] = cp.Variable((len(z), T), nonneg=True)
             flex = self.vars["flex"] = cp.Variable((len(z), T), nonneg=True)
@@ -272,12 +273,12 @@ class DayOptimum:
             nodes[node.name] = {"p_mw": p_mw, "soc": soc}
             cost = cost + q["degradation_cost_eur_per_mwh"] * np.abs(p_mw) * dt
             short_mwh = max(q["initial_soc"] - soc[-1], 0.0) * cap / eta_c
-            cost[-1] += q.get("end_soc_price_eur_per_mwh", 150.0) * short_mwh
+            cost[-1] += q["end_soc_price_eur_per_mwh"] * short_mwh
         for i, node in enumerate(self.consumers):
             shed = _snap(v["shed"][i])
             share = np.divide(shed, demand[i], out=np.zeros(T), where=demand[i] > 0)
             nodes[node.name] = {"shed_mw": shed, "shed_fraction": share}
-            cost = cost + node.params.get("shed_cost_eur_per_mwh", 300.0) * shed * dt
+            cost = cost + node.params["shed_cost_eur_per_mwh"] * shed * dt
         for i, node in enumerate(self.businesses):
             curt, flex = _snap(v["curt"][i]), v["flex"][i]
             share = np.divide(curt, pv[i], out=np.zeros(T), where=pv[i] > 1e-9)
