@@ -17,12 +17,17 @@ sells any amount at the step's price. The objective is the system cost of
 ``pandapower.rundcpp`` builds from a copy of ``grid.net`` (so line reactances,
 transformer impedances and tap ratios are pandapower's own; the slack bus takes up every
 imbalance). Each flow is limited to ``rating_mva * max_loading_percent / 100`` times
-``branch_limit_scale``; ``import_t`` is demand minus generation (lossless) plus the loss
-estimate below. The QP is built once with cvxpy Parameters (DPP), so a day is a
-re-solve with Clarabel (about 30 ms). Limits are soft at ``OVERFLOW_EUR_PER_MWH``, far
-above every other price, so a day is always feasible (``DaySchedule.overflow_mw``).
+``branch_limit_scale``; ``import_t`` is demand minus generation plus the losses.
+**Losses** are modelled as each branch's resistive loss at 1 p.u. voltage,
+``r_b * flow_b^2 / base_mva`` (pandapower's branch resistance in p.u.), bought at the
+step's price: a convex term that makes the dispatch prefer plants near the loads, as an
+AC optimal power flow does. It ignores reactive flow, so it underestimates AC losses a
+little; the AC replay below measures the real ones. The QP is built once with cvxpy
+Parameters (DPP), so a day is a re-solve with Clarabel (about 30-60 ms). Limits are
+soft at ``OVERFLOW_EUR_PER_MWH``, far above every other price, so a day is always
+feasible (``DaySchedule.overflow_mw``).
 
-**AC correction.** DC ignores reactive flow, voltages and losses, so a DC schedule
+**AC correction.** DC ignores reactive flow and voltages, so a DC schedule
 replayed in AC overloads branches that DC fills to their limit (on the default grid's
 test days transformer 4-5 reaches 112 % and 3-8 102 %). :class:`OptimumPolicy`
 therefore replays each day's schedule in its own private AC environment (a
@@ -52,6 +57,7 @@ from typing import Any
 import cvxpy as cp
 import numpy as np
 import pandapower as pp
+from pandapower.pypower.idx_brch import BR_R
 from pandapower.pypower.makePTDF import makePTDF
 
 from gridppo.env import BatchedGridEnv
@@ -106,8 +112,9 @@ def _snap(x_mw: np.ndarray) -> np.ndarray:
     return np.where(x_mw > SNAP_MW, x_mw, 0.0)
 
 
-def _ptdf(net: pp.pandapowerNet) -> np.ndarray:
-    """DC PTDF [n_branch, n_bus] in the grid's order (lines, then trafos; net bus order)."""
+def _ptdf(net: pp.pandapowerNet) -> tuple[np.ndarray, np.ndarray]:
+    """DC PTDF [n_branch, n_bus] in the grid's order (lines, then trafos; net bus order),
+    and each branch's loss per MW^2 of flow at 1 p.u. voltage, ``r / base_mva`` [n_branch]."""
     net = copy.deepcopy(net)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -115,7 +122,8 @@ def _ptdf(net: pp.pandapowerNet) -> np.ndarray:
     ppc, lookup = net._ppc, net._pd2ppc_lookups
     ptdf = makePTDF(ppc["baseMVA"], ppc["bus"], ppc["branch"])
     rows = np.r_[slice(*lookup["branch"]["line"]), slice(*lookup["branch"]["trafo"])]
-    return ptdf[rows][:, lookup["bus"][net.bus.index.values]]
+    r_pu = np.real(ppc["branch"][rows, BR_R])
+    return ptdf[rows][:, lookup["bus"][net.bus.index.values]], r_pu / ppc["baseMVA"]
 
 
 class DayOptimum:
@@ -126,10 +134,13 @@ class DayOptimum:
             (only read; its nodes' per-day state is never touched).
         fix_levers: hold batteries idle, shed nothing, curtail nothing and spread each
             flexible load evenly over the day, leaving a per-step DC optimal power flow
-            of the producers (what ``pandapower.rundcopp`` solves; used to validate).
+            of the producers (with ``losses=False``, what ``pandapower.rundcopp``
+            solves; used to validate).
+        losses: price the modelled branch losses (see the module docstring); False is
+            the lossless DC model.
     """
 
-    def __init__(self, grid: PowerGrid, fix_levers: bool = False):
+    def __init__(self, grid: PowerGrid, fix_levers: bool = False, losses: bool = True):
         self.grid, self.steps = grid, grid.config["time"]["steps_per_day"]
         self.dt_h = 24.0 / self.steps
         self.max_loading_percent = grid.config["grid"]["max_loading_percent"]
@@ -139,7 +150,8 @@ class DayOptimum:
         self.producers, self.batteries, self.consumers, self.businesses = (
             [n for n in grid.nodes if isinstance(n, cls)] for cls in _TYPES
         )
-        self.ptdf = _ptdf(grid.net)
+        self.ptdf, self.loss_mw_per_mw2 = _ptdf(grid.net)
+        self.losses = losses
         self._build(fix_levers)
 
     def _param(self, nodes: list[Node], key: str) -> np.ndarray:
@@ -203,9 +215,14 @@ class DayOptimum:
             cons += [curt == 0, flex == energy / (T * dt)] if fix_levers else []
             inject(z, -(curt + flex))
             cost += cp.sum(cp.multiply(par(z, "unmet_flex_cost_eur_per_mwh"), unmet))
-        over = self.vars["overflow"]
-        cons += [flow <= self.limit_param_mw + over, -flow <= self.limit_param_mw + over]
-        self._flow, self._import_mw = flow, import_mw
+        over, f = self.vars["overflow"], cp.Variable((n_branch, T))
+        cons += [f == flow, f <= self.limit_param_mw + over, -f <= self.limit_param_mw + over]
+        self.price_pos_dt = cp.Parameter(T, nonneg=True)  # losses are bought, never sold
+        self._loss_mw: Any = 0.0
+        if self.losses:
+            self._loss_mw = self.loss_mw_per_mw2 @ cp.square(f)
+            cost += self.price_pos_dt @ self._loss_mw
+        self._flow, self._import_mw = f, import_mw
         self.problem = cp.Problem(cp.Minimize(cost + self.price_dt @ import_mw), cons)
         assert self.problem.is_dpp(), "the day's QP must be DPP to re-solve fast"
 
@@ -236,15 +253,18 @@ class DayOptimum:
     ) -> DaySchedule:
         """Solve day ``day``. Limits are ``rating * max_loading_percent/100 *
         branch_limit_scale`` unless ``limit_mw`` [n_branch, T] gives them; ``loss_bus_mw``
-        [n_bus, T] is a loss estimate drawn at the buses (None: lossless DC)."""
+        [n_bus, T] is the losses of an AC replay drawn at the buses: the flows then carry
+        them (their cost is the modelled losses' when ``losses`` is on, else their own)."""
         T, dt, p = self.steps, self.dt_h, self.grid.profiles
         price, load_pu, pv_pu = p.price_eur_per_mwh[day], p.load_pu[day], p.pv_pu[day]
-        fixed = self.fixed_injections_mw(day) - (0.0 if loss_bus_mw is None else loss_bus_mw)
+        fixed = self.fixed_injections_mw(day)
+        drawn = np.zeros((self.grid.n_bus, T)) if loss_bus_mw is None else loss_bus_mw
         if limit_mw is None:
             rating = self.grid.branch_rating_mva * self.max_loading_percent / 100.0
             limit_mw = np.tile(rating[:, None] * branch_limit_scale, T)
         self.price_dt.value = price * dt
-        self.base_flow_mw.value = self.ptdf @ fixed
+        self.price_pos_dt.value = np.maximum(price, 0.0) * dt
+        self.base_flow_mw.value = self.ptdf @ (fixed - drawn)
         self.limit_param_mw.value = np.asarray(limit_mw, dtype=float)
         demand = np.array([n.base_p_mw * load_pu for n in self.consumers]).reshape(-1, T)
         pv = np.array([n.params["pv_p_mw"] * pv_pu for n in self.businesses]).reshape(-1, T)
@@ -258,7 +278,8 @@ class DayOptimum:
         if self.problem.status not in ("optimal", "optimal_inaccurate"):
             raise RuntimeError(f"day {day}: the day's optimum is {self.problem.status}")
         v = {k: np.asarray(x.value) for k, x in self.vars.items()}
-        import_mw = np.asarray(self._import_mw.value) - fixed.sum(axis=0)
+        loss_mw = np.asarray(self._loss_mw.value) if self.losses else drawn.sum(axis=0)
+        import_mw = np.asarray(self._import_mw.value) - fixed.sum(axis=0) + loss_mw
         # The schedule's system cost, step by step, as the environment books it.
         cost = price * dt * import_mw
         nodes: dict[str, dict[str, np.ndarray]] = {}

@@ -239,7 +239,7 @@ class SingleStepOPFPolicy:
         return actions
 
 
-BASELINES = ("random", "heuristic", "single_step_opf", "optimum")
+BASELINES = ("optimum", "heuristic", "single_step_opf", "random")
 
 
 def make_baseline(name: str, env: BatchedGridEnv, seed: int = 0) -> Policy:
