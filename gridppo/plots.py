@@ -1335,7 +1335,11 @@ _TYPE_SERIES_LABEL = {
 
 
 def plot_day_against_optimum(
-    record: DayRecord, optimum: DayRecord, nodes: list, day_column: int = 0
+    record: DayRecord,
+    optimum: DayRecord,
+    nodes: list,
+    day_column: int = 0,
+    label: str = "trained agents",
 ) -> Figure:
     """A policy's day laid over the day's optimum, node type by node type.
 
@@ -1345,8 +1349,9 @@ def plot_day_against_optimum(
     per node type under the price: producers' output, batteries' state of charge,
     consumers' shed demand, businesses' flexible energy still due (other types: their
     injection). Solid lines are the policy, dashed lines the optimum, one colour per
-    node. The optimum knows the whole day in advance; the agents see a few steps of
-    price forecast. ``fig.gridppo["axes"]`` maps ``"price"`` and each type to its Axes.
+    node; ``label`` names the policy in the title. The optimum knows the whole day in
+    advance; the agents see a few steps of price forecast. ``fig.gridppo["axes"]`` maps
+    ``"price"`` and each type to its Axes.
     """
     if not np.array_equal(record.days, optimum.days):
         raise ValueError("plot_day_against_optimum: the two records ran different days")
@@ -1362,7 +1367,7 @@ def plot_day_against_optimum(
     cost = record.system_cost_eur[:, day_column].sum()
     best = optimum.system_cost_eur[:, day_column].sum()
     axes[0].set_title(
-        f"Day {int(record.days[day_column])}: solid = trained agents ({cost:,.0f} EUR),\n"
+        f"Day {int(record.days[day_column])}: solid = {label} ({cost:,.0f} EUR),\n"
         f"dashed = the day's optimum, which knows the whole day ({best:,.0f} EUR)",
         fontsize=9,
     )

@@ -253,20 +253,26 @@ class TrainedPolicy:
     """Trained learners wrapped as a policy: ``act(observations, env) -> actions``.
 
     Actions are deterministic (the Gaussian's mean) unless ``deterministic=False``;
-    nothing is learned and no statistics change.
+    nothing is learned and no statistics change. ``name`` labels it in KPI tables (give
+    two trained policies different names to compare them side by side).
     """
 
-    name = "ippo"
-
-    def __init__(self, learners: SeparateAgents | AgentEnsemble, deterministic: bool = True):
-        self.learners, self.deterministic = learners, deterministic
+    def __init__(
+        self,
+        learners: SeparateAgents | AgentEnsemble,
+        deterministic: bool = True,
+        name: str = "ippo",
+    ):
+        self.learners, self.deterministic, self.name = learners, deterministic, name
 
     def act(self, observations: dict[str, np.ndarray], env: BatchedGridEnv) -> dict:
         """Actions of every agent."""
         return self.learners.act(observations, self.deterministic, learn=False)
 
     @classmethod
-    def from_checkpoint(cls, path: str | os.PathLike, deterministic: bool = True):
+    def from_checkpoint(
+        cls, path: str | os.PathLike, deterministic: bool = True, name: str = "ippo"
+    ):
         """Load a policy from a checkpoint; returns ``(policy, config)``.
 
         Raises :class:`CheckpointError` if the file cannot be read or does not fit.
@@ -281,7 +287,7 @@ class TrainedPolicy:
             raise CheckpointError(
                 f"checkpoint: '{path}' does not fit its own configuration ({_first_line(err)})"
             ) from None
-        return cls(learners, deterministic), cfg
+        return cls(learners, deterministic, name), cfg
 
 
 _CHECKPOINT_KEYS = ("config", "run_name", "update", "global_step", "learners", "training")
