@@ -6,7 +6,7 @@ display (a notebook cell that ends with the object shows it too):
 - :class:`TrainingPanel`: sliders for the main PPO settings and reward weights, a
   Train and a Stop button, a progress bar, live reward curves and grid KPIs while
   training runs, and the trained policy against the baselines when it ends;
-- :class:`BehaviourExplorer`: one evaluation day of a trained policy, step by step:
+- :class:`BehaviourExplorer`: one test day of a trained policy, step by step:
   the grid diagram at that step next to one agent's day;
 - :class:`GridPlayground`: move a load, a PV plant or a producer and see the power
   flow's voltages, loadings and violations at once.
@@ -574,9 +574,9 @@ def _policy_and_config(
 
 
 class BehaviourExplorer(_Displayable):
-    """What a trained policy does on one evaluation day, step by step.
+    """What a trained policy does on one test day, step by step.
 
-    Pick an evaluation day and an agent; the time slider (or the play button) walks
+    Pick a test day and an agent; the time slider (or the play button) walks
     through the day. Left: the grid diagram at that step (bus voltages, branch
     loadings and flows, every agent's action and injection). Right: the chosen
     agent's whole day (actions and price, injection and own state, reward parts) with
@@ -610,7 +610,7 @@ class BehaviourExplorer(_Displayable):
         steps = self.env.steps_per_day
         days = [int(d) for d in self.grid.profiles.test_days]
         self.day = widgets.Dropdown(
-            options=[(f"day {d}", d) for d in days], value=days[0], description="evaluation day"
+            options=[(f"day {d}", d) for d in days], value=days[0], description="test day"
         )
         self.agent = widgets.Dropdown(
             options=[(f"{n.name} ({n.type_name})", n.name) for n in self.grid.nodes],
