@@ -50,7 +50,7 @@ def _simulate(args: argparse.Namespace) -> int:
     names = BASELINES if args.policy == "all" else (args.policy,)
     results = evaluate_on_test_days(cfg, baselines=names, n_days=n_days)
     result = results[names[0]]
-    print(f"On {n_days} test day(s), means per day:")
+    print(f"On {n_days} test day(s):")
     print(kpi_table(list(results.values())))
     if "optimum" in results:
         print(_OPTIMUM_NOTE)
@@ -148,7 +148,7 @@ def _train(args: argparse.Namespace) -> int:
         f"{summary['wall_time_s']:.1f} s ({summary['steps_per_s']:,.0f} steps/s while training)"
     )
     final = trainer.evaluate()
-    print("\nValidation days (they choose best.pt; report test days instead), means per day:")
+    print("\nValidation days (they choose best.pt; report test days instead):")
     print(kpi_table([final, *trainer.evaluate_baselines().values()]))
     print(f"\nLogs:        {trainer.log_dir}  (metrics.csv, TensorBoard, config.yaml)")
     print(f"Checkpoints: {trainer.checkpoint_dir}  (best.pt, last.pt)")
@@ -171,7 +171,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     if args.with_opf:
         print(f"Solving the single-step AC-OPF for {n_days} day(s)...", flush=True)
     results = list(evaluate_on_test_days(cfg, [policy], baselines, n_days).values())
-    print(f"Checkpoint {args.checkpoint} on {n_days} test day(s), means per day:")
+    print(f"Checkpoint {args.checkpoint} on {n_days} test day(s):")
     print(kpi_table(results))
     print(_OPTIMUM_NOTE)
     names = [r.policy for r in results]

@@ -27,9 +27,11 @@ wrong shape, raise :class:`ActionError`.
 :meth:`gridppo.grid.PowerGrid.penalty_eur`); every agent receives the whole penalty,
 not a share of it. The market settles every step: each node pays or is paid the price
 for its own energy (``energy_eur``), the upstream grid is paid the price for the import
-at the slack bus, and the network losses are bought at the price and charged to the
-nodes that draw power, in proportion to what they draw (``loss_charge_eur``), so the
-payments balance to zero. Every component is reported per agent in the infos.
+at the slack bus, and the network losses are bought at the price and charged to
+whatever draws power, in proportion to what it draws (``loss_charge_eur``). When every
+load of the net belongs to a node, as in the default grid, the payments balance to
+zero; a load no node owns is nobody's to bill, for its energy or its share of the
+losses. Every component is reported per agent in the infos.
 
 **Starting state.** A day drawn at random from the training days (``mode="train"``),
 or the next day, in order, of the validation or test days (``mode="validation"``,
@@ -255,7 +257,7 @@ class BatchedGridEnv:
         lost_load_mwh = np.where(failed, self._rest_of_day_demand_mwh(ctx), 0.0)
         penalty_parts = self.grid.penalty_eur(pf, lost_load_mwh)
         penalty = sum(penalty_parts.values())
-        rewards, components = self._settle(ctx, pf, -self._penalty_weight * penalty)
+        rewards, components = self._settle(ctx, pf, inj, -self._penalty_weight * penalty)
         societal_cost = np.zeros(self.batch_size)
         generation_cost = np.zeros(self.batch_size)
         for node in self.nodes:
@@ -306,21 +308,31 @@ class BatchedGridEnv:
         remaining = np.arange(self.steps_per_day)[None, :] >= ctx.step[:, None]
         return (load_pu * remaining).sum(axis=1) * self._total_base_load_mw * self.dt_h
 
-    def _settle(self, ctx: StepContext, pf, shared_eur: np.ndarray):
+    def _settle(self, ctx: StepContext, pf, inj, shared_eur: np.ndarray):
         """Every node's reward components and reward for one step.
 
         Each node's own components, its share of the losses and the shared grid
-        penalty ``shared_eur``. Losses are bought at the price and charged to the nodes
-        that draw power, in proportion to what they draw, so that the market's payments
-        and the upstream grid's balance to zero. In a failed step (a blackout) nothing
-        is produced, consumed or traded: the nodes' own components are zero and the
-        penalty alone prices the step.
+        penalty ``shared_eur``. Losses are bought at the price and charged to whatever
+        draws power, in proportion to what it draws: the nodes, and the case's loads no
+        node owns, whose share (like their energy) nobody pays. When every load is a
+        node's, as in the default grid, the market's payments and the upstream grid's
+        balance to zero; so that they do in every step, where nothing draws power (no
+        demand, say) the nodes that inject pay, in proportion to what they inject, and
+        where none does either, every node pays an equal share. In a failed step (a
+        blackout) nothing is produced, consumed or traded: the nodes' own components are
+        zero and the penalty alone prices the step.
         """
         ok = pf.converged.astype(float)
-        withdrawal = {
-            n.name: np.maximum(-np.asarray(n.injection_mw, float), 0.0) for n in self.nodes
-        }
-        total_withdrawal = sum(withdrawal.values())
+        injection = {n.name: np.asarray(n.injection_mw, float) for n in self.nodes}
+        withdrawal = {name: np.maximum(-p, 0.0) for name, p in injection.items()}
+        unowned = inj.load_p_mw[:, self.grid.unowned_loads].clip(min=0.0).sum(axis=1)
+        for fallback in (lambda p: np.maximum(p, 0.0), lambda p: np.ones_like(p)):
+            nobody = sum(withdrawal.values()) + unowned <= 0
+            if not nobody.any():
+                break
+            for name, p in injection.items():
+                withdrawal[name] = np.where(nobody, fallback(p), withdrawal[name])
+        total_withdrawal = sum(withdrawal.values()) + unowned
         loss_cost = ctx.price_eur_per_mwh * pf.losses_mw * self.dt_h
         share = np.divide(
             1.0, total_withdrawal, out=np.zeros(self.batch_size), where=total_withdrawal > 0

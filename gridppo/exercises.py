@@ -545,6 +545,8 @@ EV_PARAMS = ("max_p_mw", "energy_mwh", "arrival_hour", "departure_hour", "unmet_
 # create a load of its own rather than claim the bus's.
 _EV_BUS = 4
 _EV_NAME = "ev_check"
+# Reward components the environment adds to every node's own (see gridppo.env).
+_ENV_COMPONENTS = ("grid_penalty_eur", "loss_charge_eur")
 
 
 def default_raw_config() -> dict[str, Any]:
@@ -618,7 +620,8 @@ def _run_ev_day(env: Any, node: Any, load_index: int, action: float) -> dict[str
     """One day with every other agent at action 0 and the charger at ``action``.
 
     Returns per step: charging power drawn from the grid (MW), the node's
-    ``injection_mw``, its reward without the grid penalty, and the price.
+    ``injection_mw``, its own reward (without the grid penalty and the loss charge the
+    environment adds), and the price.
     """
     obs, _ = env.reset(days=env.grid.profiles.test_days[: env.batch_size])
     space = env.observation_spaces[node.name].shape[0]
@@ -630,7 +633,9 @@ def _run_ev_day(env: Any, node: Any, load_index: int, action: float) -> dict[str
         out["price"].append(env.context().price_eur_per_mwh.copy())
         obs, _, _, _, info = env.step(actions)
         parts = info["reward_components"][node.name]
-        local = sum(v for k, v in parts.items() if k != "grid_penalty_eur")
+        # The node's own reward: without what the environment adds to every node (the
+        # shared grid penalty and the node's share of the network losses).
+        local = sum(v for k, v in parts.items() if k not in _ENV_COMPONENTS)
         out["p_mw"].append(env.last_injections.load_p_mw[:, load_index].copy())
         out["injection_mw"].append(np.asarray(node.injection_mw, dtype=float).copy())
         out["reward"].append(np.broadcast_to(np.asarray(local, dtype=float), (env.batch_size,)))
@@ -942,27 +947,41 @@ def check_ev_training(trainer: Any, type_name: str = "ev_charger") -> Passed:
 
 EXPERIMENT_KPIS = ("overload_rate", "system_cost_eur")
 CHANGES = ("lower", "higher", "same")
-# Two runs whose evaluation KPIs differ by less than this count as "the same": the
-# overload rate by less than one evaluated step in a thousand, the cost by 0.5 %.
+# Two runs whose test-day KPIs differ by less than this count as "the same": the overload
+# rate by less than one step in a thousand, the cost by 0.5 %.
 _SAME = {"overload_rate": 1e-3, "system_cost_eur": 5e-3}
+# The baselines a re-run is compared with, to recognise a baseline's number when a student
+# reports one (the optimum is left out: it takes seconds per run and nobody mistakes it).
+_RERUN_BASELINES = ("heuristic", "random")
 
 
-# Summaries of the runs trained again, by their overrides and config, so checking again
-# after fixing a typo in the report does not train again.
+# Each re-run, by its overrides and config, so checking again after fixing a typo in the
+# report does not train again.
 _RERUNS: dict[str, dict[str, Any]] = {}
 
 
 def _rerun(overrides: Mapping[str, Any], config: Any) -> dict[str, Any]:
-    """Train one run again, quietly, in a temporary folder; returns its summary."""
+    """Train one run again, quietly, in a temporary folder, and evaluate its ``best.pt``
+    on the test days. Returns ``{"test": {policy: KPIs}, "validation": KPIs}``: the
+    trained policy (``"ippo"``) and the baselines on the test days, and the validation
+    days' KPIs of the update ``best.pt`` holds."""
     import tempfile
+    from pathlib import Path
 
-    from gridppo.trainer import Trainer
+    from gridppo.evaluation import evaluate_on_test_days
+    from gridppo.trainer import TrainedPolicy, Trainer
 
     key = repr((sorted((str(k), repr(v)) for k, v in overrides.items()), repr(config)))
     if key not in _RERUNS:
         with tempfile.TemporaryDirectory() as root:
             trainer = Trainer.from_config(config, overrides=dict(overrides), root=root)
-            _RERUNS[key] = trainer.train(progress_bar=False)
+            summary = trainer.train(progress_bar=False)
+            policy, cfg = TrainedPolicy.from_checkpoint(Path(trainer.checkpoint_dir) / "best.pt")
+        results = evaluate_on_test_days(cfg, policies=[policy], baselines=_RERUN_BASELINES)
+        _RERUNS[key] = {
+            "test": {name: dict(result.kpis) for name, result in results.items()},
+            "validation": dict(summary["best_eval"]),
+        }
     return copy.deepcopy(_RERUNS[key])
 
 
@@ -978,33 +997,37 @@ def _direction(kpi: str, before: float, after: float) -> str:
 
 def _number_hint(kpi: str, given: float, run: str, reruns: dict[str, dict[str, Any]]) -> str:
     """Why a reported number may differ from the re-run: the usual slips."""
-    final = reruns[run]["final_eval"]
-    expected = final[kpi]
+    test = reruns[run]["test"]
+    expected = test["ippo"][kpi]
 
     def near(a: float, b: float) -> bool:
         return math.isclose(a, b, rel_tol=1e-3, abs_tol=1e-3)
 
     if kpi == "overload_rate" and near(given, 100.0 * expected) and expected > 0:
         return "the overload rate is a share of steps in [0, 1], not a percentage"
-    for other, summary in reruns.items():
-        if other != run and near(given, summary["final_eval"][kpi]) and not near(given, expected):
+    for other, rerun in reruns.items():
+        if other != run and near(given, rerun["test"]["ippo"][kpi]) and not near(given, expected):
             return f"that is the value of run {other!r}: did you swap the runs?"
-    for baseline, kpis in reruns[run]["baselines"].items():
-        if near(given, kpis[kpi]) and not near(given, expected):
+    for baseline, kpis in test.items():
+        if baseline != "ippo" and near(given, kpis[kpi]) and not near(given, expected):
             return (
                 f"that is the {baseline} baseline's value; report your trained policy's, "
-                "summary['final_eval']"
+                "results[run]['ippo'].kpis"
             )
-    best = reruns[run].get("best_eval") or {}
-    if kpi in best and near(given, best[kpi]) and not near(given, expected):
-        return "that is the best evaluation; report the final one, summary['final_eval']"
-    if kpi == "system_cost_eur" and near(given, final["team_reward"]):
+    validation = reruns[run]["validation"]
+    if kpi in validation and near(given, validation[kpi]) and not near(given, expected):
         return (
-            "that is the team reward; the system cost is summary['final_eval']['system_cost_eur']"
+            "that is the validation days' value, which chose best.pt; report best.pt on "
+            "the test days, results[run]['ippo'].kpis"
+        )
+    if kpi == "system_cost_eur" and near(given, test["ippo"]["team_reward"]):
+        return (
+            "that is the team reward; the system cost is "
+            "results[run]['ippo'].kpis['system_cost_eur']"
         )
     if kpi == "system_cost_eur" and near(given, -expected):
         return "the system cost is a cost (positive EUR per day): check the sign"
-    return "read it from summary['final_eval'] of that run"
+    return "read it from results[run]['ippo'].kpis, best.pt of that run on the test days"
 
 
 def check_reward_experiment(
@@ -1017,8 +1040,10 @@ def check_reward_experiment(
     """Check the reward-design experiment of assignment 03 by training both runs again.
 
     Arguments:
-        reported: run name -> ``{"overload_rate": ..., "system_cost_eur": ...}``, read
-            from each run's ``summary["final_eval"]``.
+        reported: run name -> ``{"overload_rate": ..., "system_cost_eur": ...}`` of the
+            run's ``best.pt`` on the test days (``evaluate_on_test_days`` with the
+            policy and config of ``TrainedPolicy.from_checkpoint``: the KPIs of its
+            ``"ippo"`` result).
         overrides_by_run: run name -> the exact overrides passed to
             :meth:`Trainer.from_config` (two runs: the baseline first, then the changed
             one).
@@ -1028,10 +1053,11 @@ def check_reward_experiment(
         config: the config source both runs used (None: the default).
 
     The two runs must differ in one ``reward.*`` setting and nothing else (one change at
-    a time). Training is deterministic for a given seed, so the re-run's numbers must
-    match the reported ones to 0.1 % (the rate to 0.001); a mismatch names the usual
-    slip: a percentage instead of a share, swapped runs, a baseline's value, the best
-    instead of the final evaluation, the team reward instead of the system cost.
+    a time). Training and evaluation are deterministic for a given seed, so the re-run's
+    numbers must match the reported ones to 0.1 % (the rate to 0.001); a mismatch names
+    the usual slip: a percentage instead of a share, swapped runs, a baseline's value,
+    the validation days' value instead of the test days', the team reward instead of
+    the system cost.
     """
     runs = list(overrides_by_run)
     if len(runs) != 2:
@@ -1071,7 +1097,7 @@ def check_reward_experiment(
     for run in runs:
         for kpi in EXPERIMENT_KPIS:
             given = float(reported[run][kpi])
-            expected = reruns[run]["final_eval"][kpi]
+            expected = reruns[run]["test"]["ippo"][kpi]
             ok = (
                 abs(given - expected) <= 1e-3
                 if kpi == "overload_rate"
@@ -1080,11 +1106,12 @@ def check_reward_experiment(
             if not ok:
                 raise ExerciseError(
                     f"you report {kpi} = {given:,.4g} for run {run!r}, but training it again "
-                    f"gives {expected:,.4g}: {_number_hint(kpi, given, run, reruns)}"
+                    f"gives {expected:,.4g} on the test days: "
+                    f"{_number_hint(kpi, given, run, reruns)}"
                 )
     for kpi, answer in (("overload_rate", overload_change), ("system_cost_eur", cost_change)):
-        before = reruns[base_run]["final_eval"][kpi]
-        after = reruns[changed_run]["final_eval"][kpi]
+        before = reruns[base_run]["test"]["ippo"][kpi]
+        after = reruns[changed_run]["test"]["ippo"][kpi]
         truth = _direction(kpi, before, after)
         if answer != truth:
             raise ExerciseError(
@@ -1095,6 +1122,6 @@ def check_reward_experiment(
     said = {"lower": "lower than", "higher": "higher than", "same": "the same as"}
     return Passed(
         f"Passed: your numbers match a re-run; with {key} = {changed.get(key)} the overload "
-        f"rate is {said[overload_change]} in {base_run!r} and the system cost is "
-        f"{said[cost_change]} in {base_run!r}."
+        f"rate on the test days is {said[overload_change]} in {base_run!r} and the system "
+        f"cost is {said[cost_change]} in {base_run!r}."
     )

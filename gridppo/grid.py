@@ -81,6 +81,7 @@ class PowerGrid:
         self.claimed_loads: dict[int, str] = {}
         self.claimed_gens: dict[int, str] = {}
         self.nodes: list[Node] = []
+        case_loads = self.net.load.index.copy()
         for spec in config["nodes"]:
             if not 0 <= spec["bus"] < self.n_bus:
                 raise ConfigError(
@@ -108,6 +109,12 @@ class PowerGrid:
             node.branches = self.branches_at(node.bus)
         # Unowned loads follow the load profile at their case value; remember it.
         self.base_load_p_mw = self.net.load.p_mw.values.copy()
+        # Positions (in net.load) of the case's loads that no node owns: not agents,
+        # but they draw power, and so have a share of the losses (see BatchedGridEnv).
+        self.unowned_loads = np.flatnonzero(
+            self.net.load.index.isin(case_loads)
+            & ~self.net.load.index.isin(list(self.claimed_loads))
+        )
         self.base_load_q_mvar = self.net.load.q_mvar.values.copy()
         self.base_gen_p_mw = self.net.gen.p_mw.values.copy()
         self.base_gen_vm_pu = self.net.gen.vm_pu.values.copy()

@@ -248,7 +248,8 @@ def mean_ci(values: np.ndarray, confidence: float = 0.95) -> tuple[float, float,
 
 
 def kpi_table(results: list[EvalResult]) -> str:
-    """A plain-text table of the KPIs, one column per policy."""
+    """A plain-text table of the KPIs, one column per policy: means per day, except
+    ``worst_loading_percent`` (the worst step) and ``failed_days`` (a count)."""
     names = [r.policy for r in results]
     width = max(14, *(len(n) + 2 for n in names))
     lines = ["KPI".ljust(26) + "".join(n.rjust(width) for n in names)]
@@ -261,4 +262,5 @@ def kpi_table(results: list[EvalResult]) -> str:
             value = r.kpis.get(key, float("nan"))
             row += (f"{value:,.1f}" if abs(value) >= 100 else f"{value:.3f}").rjust(width)
         lines.append(row)
+    lines.append("(means per day; worst_loading_percent: the worst step; failed_days: a count)")
     return "\n".join(lines)

@@ -47,7 +47,8 @@ TINY = {
     "train.eval_interval": 1,
     "train.tensorboard": False,
     "time.train_days": 5,
-    "time.eval_days": 2,
+    "time.validation_days": 2,
+    "time.test_days": 2,
 }
 
 
@@ -120,13 +121,15 @@ def write_csv(path: Path, rows: list[list[Any]], header: list[str] | None = None
 def profiles(
     edit: Callable[[list[list[Any]]], list[list[Any]]] = lambda rows: rows,
     header: list[str] | None = None,
-    train_days: int = 2,
+    train_days: int = 1,
+    validation_days: int = 1,
 ) -> Callable[[SimpleNamespace], Any]:
-    """Read a CSV made from the valid table after ``edit``, with 2 training days."""
+    """Read a CSV made from the valid table after ``edit``, with 1 training and 1
+    validation day (the third day is the test day)."""
 
     def trigger(ctx: SimpleNamespace) -> Any:
         path = write_csv(ctx.tmp / "profiles.csv", edit(profile_rows()), header)
-        return read_profiles_csv(path, 24, train_days)
+        return read_profiles_csv(path, 24, train_days, validation_days)
 
     return trigger
 
@@ -143,7 +146,7 @@ def raw_profiles(content: bytes) -> Callable[[SimpleNamespace], Any]:
     def trigger(ctx: SimpleNamespace) -> Any:
         path = ctx.tmp / "profiles.csv"
         path.write_bytes(content)
-        return read_profiles_csv(path, 24, 2)
+        return read_profiles_csv(path, 24, 1, 1)
 
     return trigger
 
@@ -433,9 +436,9 @@ CATALOGUE = [
     BadInput(
         "action",
         "wrong shape",
-        step(producer_1=np.zeros((3, 1))),
+        step(producer_1=np.zeros((3, 2))),
         ActionError,
-        "actions['producer_1']: expected shape (2, 1), got (3, 1)",
+        "actions['producer_1']: expected shape (2, 2), got (3, 2)",
     ),
     BadInput(
         "action",
@@ -536,7 +539,7 @@ CATALOGUE = [
         "older format",
         saved(with_key("format_version", 1)),
         CheckpointError,
-        "has format 1; this version of gridppo reads format 2",
+        "has format 1; this version of gridppo reads format 3",
     ),
     BadInput(
         "checkpoint",
@@ -577,7 +580,7 @@ CATALOGUE = [
     BadInput(
         "csv",
         "missing file",
-        lambda ctx: read_profiles_csv(ctx.tmp / "none.csv", 24, 2),
+        lambda ctx: read_profiles_csv(ctx.tmp / "none.csv", 24, 1, 1),
         ConfigError,
         "time.profiles_csv: no such file",
     ),
@@ -636,10 +639,17 @@ CATALOGUE = [
     ),
     BadInput(
         "csv",
-        "no evaluation days",
-        profiles(train_days=3),
+        "no test days",
+        profiles(train_days=2, validation_days=1),
         ConfigError,
-        "needs more than time.train_days (3)",
+        "needs more than time.train_days + time.validation_days (3) to leave test days",
+    ),
+    BadInput(
+        "csv",
+        "no test days after the validation days",
+        profiles(train_days=1, validation_days=2),
+        ConfigError,
+        "needs more than time.train_days + time.validation_days (3) to leave test days",
     ),
     BadInput(
         "csv", "not text", raw_profiles(b"\xff\xfe\x00\x81garbage"), ConfigError, "cannot read"
@@ -699,20 +709,27 @@ def cli_cases(tmp: Path, checkpoint: Path) -> dict[str, tuple[list[str], str]]:
     evil = tmp / "evil.pt"
     torch.save({"x": NotPlainData()}, evil)
     sim = ["simulate", "--days", "1", "--plot", str(tmp / "day.png")]
-    csv_sets = ["--set", f"time.profiles_csv={bad_csv}", "--set", "time.train_days=2"]
+    csv_sets = [
+        "--set",
+        f"time.profiles_csv={bad_csv}",
+        "--set",
+        "time.train_days=1",
+        "--set",
+        "time.validation_days=1",
+    ]
     return {
         "config typo": ([*sim, "--set", "grid.max_vm_p=1.04"], "did you mean 'grid.max_vm_pu'"),
         "SOC band": ([*sim, "--set", "nodes.battery_3.min_soc=0.95"], "must be below max_soc"),
         "bad CSV": ([*sim, *csv_sets], "expected 3 days x 24 steps"),
         "missing checkpoint": (
-            ["evaluate", "--checkpoint", str(tmp / "none.pt"), "--no-opf"],
+            ["evaluate", "--checkpoint", str(tmp / "none.pt")],
             "no such file",
         ),
         "corrupt checkpoint": (
-            ["evaluate", "--checkpoint", str(corrupt), "--no-opf"],
+            ["evaluate", "--checkpoint", str(corrupt)],
             "is corrupt or truncated",
         ),
-        "pickled object": (["evaluate", "--checkpoint", str(evil), "--no-opf"], "refused"),
+        "pickled object": (["evaluate", "--checkpoint", str(evil)], "refused"),
         "resume missing": (["train", "--resume", str(tmp / "nowhere" / "last.pt")], "no such"),
         "resume with --config": (
             ["train", "--resume", str(checkpoint), "--config", str(DEFAULT_CONFIG_PATH)],

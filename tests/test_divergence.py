@@ -28,7 +28,8 @@ CONFIG = {
     "train.eval_interval": 1,
     "train.tensorboard": False,
     "time.train_days": 10,
-    "time.eval_days": 2,
+    "time.validation_days": 2,
+    "time.test_days": 2,
 }
 BAD_UPDATE = 3  # the update during which the value goes bad
 

@@ -12,8 +12,8 @@ from gridppo import ActionError, BatchedGridEnv, GridEnv, PowerGrid, load_config
 from gridppo.nodes import COMMON_FEATURES, Battery
 
 # Observation and action sizes per node type with the default forecast of 3 steps.
-EXPECTED_OBS_DIM = {"producer": 12, "consumer": 13, "battery": 13, "business": 15}
-EXPECTED_ACTION_DIM = {"producer": 1, "consumer": 1, "battery": 1, "business": 2}
+EXPECTED_OBS_DIM = {"producer": 13, "consumer": 14, "battery": 14, "business": 16}
+EXPECTED_ACTION_DIM = {"producer": 2, "consumer": 1, "battery": 1, "business": 2}
 
 
 def run_single_day(env: GridEnv, seed: int, day: int | None = None) -> tuple[list, list, int]:
@@ -71,6 +71,7 @@ def test_observations_are_finite_float32_and_mean_what_they_say(grid: PowerGrid)
     rng = np.random.default_rng(0)
     prices = grid.profiles.price_eur_per_mwh
     steps = env.steps_per_day
+    limit = grid.config["grid"]["max_loading_percent"]
     for t in range(steps):
         for name, o in obs.items():
             assert o.dtype == np.float32
@@ -93,6 +94,17 @@ def test_observations_are_finite_float32_and_mean_what_they_say(grid: PowerGrid)
                 np.testing.assert_allclose(
                     f["injection_mw"], node.injection_mw, rtol=1e-6, atol=1e-5
                 )
+                # The most loaded branch at the node's bus, as a fraction of the limit.
+                assert len(node.branches) > 0
+                loading = grid.loading_percent(env.last_power_flow)[:, node.branches]
+                np.testing.assert_allclose(
+                    f["branch_loading"], loading.max(axis=1) / limit, rtol=1e-6, atol=1e-7
+                )
+                buses = np.union1d(
+                    grid.branch_from_bus[node.branches], grid.branch_to_bus[node.branches]
+                )
+                assert node.bus in buses
+            assert (f["branch_loading"] >= 0).all()
             if isinstance(node, Battery):
                 np.testing.assert_allclose(f["soc"], node.soc, atol=1e-7)
         obs, *_ = env.step(random_actions(env, rng))
@@ -148,7 +160,7 @@ def test_batched_days_equal_single_days(grid: PowerGrid) -> None:
                 )
 
 
-def test_single_env_truncates_at_the_end_of_the_day(grid: PowerGrid) -> None:
+def test_single_env_terminates_at_the_end_of_the_day(grid: PowerGrid) -> None:
     env = GridEnv(grid=grid)
     env.reset(seed=0)
     rng = np.random.default_rng(0)
@@ -157,9 +169,10 @@ def test_single_env_truncates_at_the_end_of_the_day(grid: PowerGrid) -> None:
         assert env.agents == env.possible_agents
         actions = {a: rng.uniform(-1, 1, env.action_space(a).shape) for a in env.agents}
         _, _, terminations, truncations, infos = env.step(actions)
-        assert not any(terminations.values())
-        # Every agent is truncated together, on the day's last step and only then.
-        assert set(truncations.values()) == {t == steps - 1}
+        # The day is the whole task: every agent terminates together, on the day's last
+        # step and only then; the environment never truncates.
+        assert set(terminations.values()) == {t == steps - 1}
+        assert not any(truncations.values())
         assert infos["battery_3"]["converged"] == 1.0
     assert env.agents == []
     with pytest.raises(RuntimeError):
@@ -174,9 +187,11 @@ def test_autoreset_returns_the_final_observation(grid: PowerGrid) -> None:
     soc_at = env.feature_names["battery_3"].index("soc")
     frac_at = env.feature_names["battery_3"].index("day_fraction")
     for t in range(env.steps_per_day):
-        obs, _, _, truncations, infos = env.step(charge)
+        obs, _, terminations, truncations, infos = env.step(charge)
         last = t == env.steps_per_day - 1
-        assert truncations["battery_3"].all() == last
+        for name in env.agents:
+            assert terminations[name].all() == last and terminations[name].any() == last
+            assert not truncations[name].any()
         assert infos["day_ended"].all() == last
         assert ("final_observation" in infos) == last
     final = infos["final_observation"]["battery_3"]
@@ -187,17 +202,24 @@ def test_autoreset_returns_the_final_observation(grid: PowerGrid) -> None:
     np.testing.assert_array_equal(env.step_index, 0)
     assert set(env.day) <= set(grid.profiles.train_days)
     # And the new day runs.
-    _, _, _, truncations, _ = env.step(charge)
+    _, _, terminations, truncations, _ = env.step(charge)
+    assert not terminations["battery_3"].any()
     assert not truncations["battery_3"].any()
 
 
-def test_train_and_eval_days_are_disjoint(grid: PowerGrid) -> None:
-    profiles = grid.profiles
-    train, evaluation = set(profiles.train_days), set(profiles.eval_days)
-    assert len(train) == grid.config["time"]["train_days"]
-    assert len(evaluation) == grid.config["time"]["eval_days"]
-    assert train.isdisjoint(evaluation)
-    assert train | evaluation == set(range(profiles.n_days))
+def test_train_validation_and_test_days_are_disjoint(grid: PowerGrid) -> None:
+    profiles, t = grid.profiles, grid.config["time"]
+    train = set(profiles.train_days)
+    validation = set(profiles.validation_days)
+    test = set(profiles.test_days)
+    assert (len(train), len(validation), len(test)) == (
+        t["train_days"],
+        t["validation_days"],
+        t["test_days"],
+    )
+    assert train.isdisjoint(validation) and train.isdisjoint(test)
+    assert validation.isdisjoint(test)
+    assert train | validation | test == set(range(profiles.n_days))
     trainer = BatchedGridEnv(grid=grid, batch_size=64, mode="train")
     seen = set()
     for seed in range(3):
@@ -207,19 +229,22 @@ def test_train_and_eval_days_are_disjoint(grid: PowerGrid) -> None:
     assert len(seen) > 50
 
 
-def test_eval_mode_only_visits_eval_days(grid: PowerGrid) -> None:
-    env = GridEnv(grid=grid, mode="eval")
-    eval_days = grid.profiles.eval_days
-    visited = [env.reset(seed=0 if i == 0 else None)[1]["producer_1"]["day"] for i in range(12)]
-    assert set(visited) == set(eval_days.tolist())
-    # The evaluation days come in order, then start over.
-    assert visited[: len(eval_days)] == eval_days.tolist()
-    batched = BatchedGridEnv(grid=grid, batch_size=4, mode="eval", autoreset=True)
+@pytest.mark.parametrize("split", ["validation", "test"])
+def test_held_out_modes_visit_their_own_days_in_order(grid: PowerGrid, split: str) -> None:
+    env = GridEnv(grid=grid, mode=split)
+    days = grid.profiles.days(split)
+    visited = [
+        env.reset(seed=0 if i == 0 else None)[1]["producer_1"]["day"] for i in range(len(days) + 2)
+    ]
+    assert set(visited) == set(days.tolist())
+    # The days come in order, then start over.
+    assert visited[: len(days)] == days.tolist()
+    batched = BatchedGridEnv(grid=grid, batch_size=4, mode=split, autoreset=True)
     batched.reset(seed=0)
     rng = np.random.default_rng(0)
     for _ in range(3 * batched.steps_per_day):
         batched.step(random_actions(batched, rng))
-        assert set(batched.day.tolist()) <= set(eval_days.tolist())
+        assert set(batched.day.tolist()) <= set(days.tolist())
 
 
 @pytest.mark.parametrize("steps_per_day", [24, 96])
@@ -256,12 +281,13 @@ def test_bad_actions_raise_action_error(grid: PowerGrid) -> None:
     good = {a: np.zeros(env.action_space(a).shape) for a in env.possible_agents}
     bad_cases = {
         "business too short": {**good, "business_9": np.zeros(1)},
-        "producer too long": {**good, "producer_1": np.zeros(2)},
+        "producer too short": {**good, "producer_1": np.zeros(1)},
+        "producer too long": {**good, "producer_1": np.zeros(3)},
         "scalar": {**good, "battery_3": 0.5},
         "batched shape": {**good, "consumer_1": np.zeros((2, 1))},
         "nan": {**good, "consumer_1": np.array([np.nan])},
         "inf": {**good, "business_13": np.array([0.0, np.inf])},
-        "-inf": {**good, "producer_2": np.array([-np.inf])},
+        "-inf": {**good, "producer_2": np.array([0.0, -np.inf])},
         "missing": {a: v for a, v in good.items() if a != "battery_8"},
     }
     for case, actions in bad_cases.items():
@@ -274,7 +300,8 @@ def test_bad_actions_raise_action_error(grid: PowerGrid) -> None:
     batched.reset(seed=0)
     ok = zero_actions(batched)
     for actions in (
-        {**ok, "producer_1": np.zeros((3, 1))},
+        {**ok, "producer_1": np.zeros((3, 2))},
+        {**ok, "producer_1": np.zeros((2, 1))},
         {**ok, "business_9": np.zeros((2, 1))},
         {**ok, "battery_3": np.array([[0.0], [np.nan]])},
         {**ok, "no_such_agent": np.zeros((2, 1))},
@@ -305,3 +332,74 @@ def test_out_of_range_actions_are_clipped(grid: PowerGrid) -> None:
         for agent in env.agents:
             np.testing.assert_allclose(rew_r[agent], rew_c[agent], rtol=1e-9, atol=1e-6)
             np.testing.assert_allclose(obs_r[agent], obs_c[agent], rtol=1e-6, atol=1e-5)
+
+
+def test_market_payments_balance_on_every_step(grid: PowerGrid) -> None:
+    """Energy payments and loss charges of the nodes cancel against the payment to the
+    upstream grid, to the cent, on every step of random-action days."""
+    env = BatchedGridEnv(grid=grid, batch_size=4, autoreset=False)
+    env.reset(days=grid.profiles.test_days[:4])
+    rng = np.random.default_rng(21)
+    for _ in range(env.steps_per_day):
+        price = env.context().price_eur_per_mwh
+        _, _, _, _, infos = env.step(random_actions(env, rng))
+        pf = env.last_power_flow
+        assert pf.converged.all()
+        market = np.zeros(env.batch_size)
+        losses = np.zeros(env.batch_size)
+        for node in env.nodes:
+            parts = infos["reward_components"][node.name]
+            assert set(node.MARKET_COMPONENTS) <= set(parts)
+            market += sum(parts[k] for k in node.MARKET_COMPONENTS)
+            losses += parts["loss_charge_eur"]
+            # Only nodes that draw power pay for the losses.
+            if (node.injection_mw > 0).any():
+                assert (parts["loss_charge_eur"][node.injection_mw > 0] == 0.0).all()
+        upstream = infos["upstream_payment_eur"]
+        np.testing.assert_allclose(upstream, price * pf.ext_grid_p_mw * env.dt_h, rtol=1e-12)
+        np.testing.assert_allclose(market + upstream, 0.0, rtol=0, atol=1e-6)
+        # The loss charges together buy exactly the losses at the price.
+        assert (pf.losses_mw > 0).all()
+        np.testing.assert_allclose(losses, -price * pf.losses_mw * env.dt_h, rtol=1e-9)
+
+
+@pytest.mark.parametrize("autoreset", [False, True])
+def test_batched_days_terminate_and_never_truncate(grid: PowerGrid, autoreset: bool) -> None:
+    """A day's end is a termination (nothing follows it), never a truncation, for every
+    agent and every day of the batch, over several days in a row."""
+    env = BatchedGridEnv(grid=grid, batch_size=3, autoreset=autoreset)
+    env.reset(seed=2)
+    rng = np.random.default_rng(2)
+    for t in range(2 * env.steps_per_day if autoreset else env.steps_per_day):
+        _, _, terminations, truncations, infos = env.step(random_actions(env, rng))
+        last = (t + 1) % env.steps_per_day == 0
+        assert infos["metrics"]["converged"].all()
+        np.testing.assert_array_equal(infos["day_ended"], last)
+        for name in env.agents:
+            assert terminations[name].dtype == bool and truncations[name].dtype == bool
+            np.testing.assert_array_equal(terminations[name], last)
+            assert not truncations[name].any()
+
+
+def test_loads_no_node_owns_take_their_share_of_the_losses() -> None:
+    """With one agent, a battery, every case load is unowned, yet draws power: the battery
+    pays only its own share of the losses when it charges, and none when it is idle."""
+    cfg = load_config(None, {"time.train_days": 2, "time.validation_days": 1, "time.test_days": 1})
+    cfg["nodes"] = [n for n in cfg["nodes"] if n["name"] == "battery_3"]
+    grid = PowerGrid(cfg)
+    assert len(grid.unowned_loads) == len(grid.net.load) == 11
+    env = BatchedGridEnv(grid=grid, batch_size=2, autoreset=False)
+    env.reset(days=[0, 1])
+    for action in (1.0, 0.0):
+        price = env.context().price_eur_per_mwh
+        _, _, _, _, infos = env.step({"battery_3": np.full((2, 1), action)})
+        pf, inj = env.last_power_flow, env.last_injections
+        charge = grid.node("battery_3").p_mw
+        drawn = charge + inj.load_p_mw.sum(axis=1)
+        share = -price * pf.losses_mw * env.dt_h * charge / drawn
+        loss_charge = infos["reward_components"]["battery_3"]["loss_charge_eur"]
+        np.testing.assert_allclose(loss_charge, share, rtol=1e-12)
+        if action > 0:
+            assert (charge > 0).all() and (loss_charge < 0).all()
+        else:
+            np.testing.assert_array_equal(loss_charge, 0.0)

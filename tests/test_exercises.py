@@ -22,6 +22,7 @@ import torch
 
 from gridppo import Trainer
 from gridppo.config import ConfigError, Field
+from gridppo.evaluation import evaluate_on_test_days
 from gridppo.exercises import (
     ExerciseError,
     Passed,
@@ -34,6 +35,7 @@ from gridppo.exercises import (
 )
 from gridppo.nodes import NODE_TYPES, Node, StepContext, register_node_type
 from gridppo.ppo import clipped_policy_loss, compute_gae
+from gridppo.trainer import TrainedPolicy
 
 T = torch.Tensor
 ASSIGNMENTS = Path(__file__).resolve().parents[1] / "notebooks" / "assignments"
@@ -461,7 +463,7 @@ def test_check_ev_charger_accepts_a_right_answer(node_types: None) -> None:
         (lambda: variant("claims", attach=_claims), "tried to claim the bus's existing load"),
         (
             lambda: variant("four", local_features=_four_features),
-            "observations have 16 features but its observation_space has 15: local_features "
+            "observations have 17 features but its observation_space has 16: local_features "
             "returns 4 columns while LOCAL_FEATURES names 3",
         ),
         (
@@ -547,7 +549,8 @@ COMMON = {
     "train.num_days": 4,
     "train.eval_interval": 1,
     "train.tensorboard": False,
-    "time.eval_days": 2,
+    "time.validation_days": 2,
+    "time.test_days": 2,
     "grid.max_loading_percent": 60.0,
 }
 RUNS = {
@@ -558,23 +561,32 @@ RUNS = {
 
 @pytest.fixture(scope="module")
 def summaries(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
+    """Each run as a student's notebook has it: its best.pt on the test days beside the
+    baselines, and the validation days' KPIs best.pt was chosen by."""
     root = tmp_path_factory.mktemp("runs")
-    return {
-        run: Trainer.from_config(None, overrides, run_name=run, root=root).train(progress_bar=False)
-        for run, overrides in RUNS.items()
-    }
+    out = {}
+    for run, overrides in RUNS.items():
+        trainer = Trainer.from_config(None, overrides, run_name=run, root=root)
+        summary = trainer.train(progress_bar=False)
+        policy, config = TrainedPolicy.from_checkpoint(Path(summary["checkpoint_dir"]) / "best.pt")
+        results = evaluate_on_test_days(config, [policy], baselines=("heuristic", "random"))
+        out[run] = {
+            "test": {name: result.kpis for name, result in results.items()},
+            "validation": summary["best_eval"],
+        }
+    return out
 
 
 def report(summaries: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, float]]:
     return {
-        run: {k: s["final_eval"][k] for k in ("overload_rate", "system_cost_eur")}
+        run: {k: s["test"]["ippo"][k] for k in ("overload_rate", "system_cost_eur")}
         for run, s in summaries.items()
     }
 
 
 def directions(summaries: Mapping[str, Mapping[str, Any]]) -> tuple[str, str]:
     def change(kpi: str, same: float) -> str:
-        a, b = (summaries[run]["final_eval"][kpi] for run in ("baseline", "changed"))
+        a, b = (summaries[run]["test"]["ippo"][kpi] for run in ("baseline", "changed"))
         return "same" if abs(b - a) < same * max(abs(a), 1) else ("higher" if b > a else "lower")
 
     return change("overload_rate", 1e-3), change("system_cost_eur", 5e-3)
@@ -615,24 +627,33 @@ def _field(summaries: dict, run: str, kpi: str, source: Any) -> dict:
                 s,
                 "changed",
                 "system_cost_eur",
-                lambda x: x["baselines"]["heuristic"]["system_cost_eur"],
+                lambda x: x["test"]["heuristic"]["system_cost_eur"],
             ),
             "the heuristic baseline's value",
         ),
         (
             lambda s: _field(
-                s, "baseline", "system_cost_eur", lambda x: x["final_eval"]["team_reward"]
+                s, "baseline", "system_cost_eur", lambda x: x["validation"]["system_cost_eur"]
+            ),
+            "that is the validation days' value",
+        ),
+        (
+            lambda s: _field(
+                s, "baseline", "system_cost_eur", lambda x: x["test"]["ippo"]["team_reward"]
             ),
             "that is the team reward",
         ),
         (
             lambda s: _field(
-                s, "baseline", "system_cost_eur", lambda x: 1.2 * x["final_eval"]["system_cost_eur"]
+                s,
+                "baseline",
+                "system_cost_eur",
+                lambda x: 1.2 * x["test"]["ippo"]["system_cost_eur"],
             ),
             "training it again gives",
         ),
     ],
-    ids=["swapped", "percent", "baseline-value", "team-reward", "made-up"],
+    ids=["swapped", "percent", "baseline-value", "validation-value", "team-reward", "made-up"],
 )
 def test_check_reward_experiment_names_a_wrong_number(
     summaries: dict, mistake: Any, message: str

@@ -37,7 +37,8 @@ CONFIG = {
     "train.checkpoint_interval": 4,
     "train.tensorboard": False,
     "time.train_days": 10,
-    "time.eval_days": 2,
+    "time.validation_days": 2,
+    "time.test_days": 2,
 }
 # The signal of each cycle.
 CYCLES = (signal.SIGKILL, signal.SIGTERM, signal.SIGINT, signal.SIGKILL)

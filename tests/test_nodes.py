@@ -33,6 +33,7 @@ from gridppo.nodes import (
     validate_nodes,
 )
 from gridppo.physics import Injections, PandapowerBackend
+from gridppo.simulate import run_days
 
 ACTIONS = np.array([-1.0, 0.0, 1.0])
 
@@ -81,6 +82,7 @@ def empty_injections(net: pp.pandapowerNet, batch: int) -> Injections:
     """All-zero setpoints for every element of ``net``."""
     return Injections(
         gen_p_mw=np.zeros((batch, len(net.gen))),
+        gen_vm_pu=np.ones((batch, len(net.gen))),
         sgen_p_mw=np.zeros((batch, len(net.sgen))),
         load_p_mw=np.zeros((batch, len(net.load))),
         load_q_mvar=np.zeros((batch, len(net.load))),
@@ -95,11 +97,17 @@ def test_producer_maps_actions_onto_its_output_range() -> None:
     node, stub = attached("producer", 2, min_p_mw=20.0, max_p_mw=100.0)
     assert stub.claimed_gens == {node.gen_index: node.name}
     assert stub.net.gen.bus[node.gen_index] == 2
+    assert node.ACTIONS == ("setpoint", "voltage")
     inj = empty_injections(stub.net, 3)
     ctx = context(3, price=50.0, dt_h=0.5)
-    node.apply_action(ACTIONS[:, None], ctx, inj)
+    # The two actions move independently: output up, voltage setpoint down.
+    node.apply_action(np.column_stack([ACTIONS, -ACTIONS]), ctx, inj)
     np.testing.assert_allclose(node.p_mw, [20.0, 60.0, 100.0])
     np.testing.assert_allclose(inj.gen_p_mw[:, node.gen_index], [20.0, 60.0, 100.0])
+    # Voltage setpoint: the neutral vm_pu (1.02) moved by a * vm_range_pu (0.04).
+    np.testing.assert_allclose(inj.gen_vm_pu[:, node.gen_index], [1.06, 1.02, 0.98])
+    others = np.arange(len(stub.net.gen)) != node.gen_index
+    np.testing.assert_array_equal(inj.gen_vm_pu[:, others], 1.0)  # other generators untouched
     np.testing.assert_allclose(node.injection_mw, node.p_mw)
     parts = node.reward_components(ctx, None)
     np.testing.assert_allclose(parts["energy_eur"], 50.0 * node.p_mw * 0.5)
@@ -118,22 +126,74 @@ def test_consumer_sheds_a_share_of_its_demand() -> None:
     node, stub = attached("consumer", 3, base_p_mw=10.0, max_shed_fraction=0.2)
     load = stub.net.load.loc[node.load_index]
     tan_phi = load.q_mvar / load.p_mw
-    inj = empty_injections(stub.net, 3)
-    ctx = context(3, load_pu=1.5, price=40.0)
-    node.apply_action(ACTIONS[:, None], ctx, inj)
-    np.testing.assert_allclose(node.shed_fraction, [0.0, 0.1, 0.2])
-    served = 15.0 * (1.0 - np.array([0.0, 0.1, 0.2]))
+    # Action 0 and every negative action shed nothing; positive actions shed up to 20 %.
+    action = np.array([-1.0, -0.3, 0.0, 0.5, 1.0])
+    fraction = np.array([0.0, 0.0, 0.0, 0.1, 0.2])
+    inj = empty_injections(stub.net, 5)
+    ctx = context(5, load_pu=1.5, price=40.0, dt_h=0.5)
+    node.apply_action(action[:, None], ctx, inj)
+    np.testing.assert_allclose(node.shed_fraction, fraction)
+    served = 15.0 * (1.0 - fraction)
     np.testing.assert_allclose(node.p_mw, served)
     np.testing.assert_allclose(inj.load_p_mw[:, node.load_index], served)
     np.testing.assert_allclose(inj.load_q_mvar[:, node.load_index], served * tan_phi)
     np.testing.assert_allclose(node.injection_mw, -served)
+    np.testing.assert_allclose(node.unserved_mw(), 15.0 * fraction)
+    np.testing.assert_array_equal(node.unserved_mw()[:3], 0.0)
     parts = node.reward_components(ctx, None)
-    np.testing.assert_allclose(parts["energy_eur"], -40.0 * served)
-    # Discomfort grows with the square of the share shed; zero when nothing is shed.
-    cost = 120.0 * 15.0 * np.array([0.0, 0.1, 0.2]) ** 2 / (2 * 0.2)
-    np.testing.assert_allclose(parts["discomfort_eur"], -cost)
-    assert parts["discomfort_eur"][0] == 0.0
-    np.testing.assert_allclose(node.local_features(ctx), [[1.5]] * 3)
+    assert set(parts) == {"energy_eur", "shed_cost_eur"}
+    np.testing.assert_allclose(parts["energy_eur"], -40.0 * served * 0.5)
+    # Shedding is linear: the contract price (default 300 EUR/MWh) for every MWh shed,
+    # zero when nothing is shed.
+    np.testing.assert_allclose(parts["shed_cost_eur"], -300.0 * 15.0 * fraction * 0.5)
+    np.testing.assert_array_equal(parts["shed_cost_eur"][:3], 0.0)
+    np.testing.assert_allclose(node.local_features(ctx), [[1.5]] * 5)
+
+
+class ConstantPolicy:
+    """The same actions at every step: ``value`` for everyone, ``overrides`` per agent."""
+
+    name = "constant"
+
+    def __init__(self, value: float = 0.0, **overrides: float):
+        self.value, self.overrides = value, overrides
+
+    def act(self, observations: dict[str, np.ndarray], env: BatchedGridEnv) -> dict:
+        return {
+            name: np.full((env.batch_size, space.shape[0]), self.overrides.get(name, self.value))
+            for name, space in env.action_spaces.items()
+        }
+
+
+def test_shed_energy_is_unserved_energy_priced_at_the_contract(grid: PowerGrid) -> None:
+    """What consumers shed shows in the KPI ``unserved_energy_mwh`` and costs
+    ``shed_cost_eur_per_mwh`` per MWh, in the rewards and in the system cost."""
+    env = BatchedGridEnv(grid=grid, batch_size=2, autoreset=False)
+    days = grid.profiles.test_days[:2]
+    node = grid.node("consumer_3")
+    price = node.params["shed_cost_eur_per_mwh"]
+    neutral = run_days(ConstantPolicy(0.0), env, days=days, record=True)
+    negative = run_days(ConstantPolicy(0.0, consumer_3=-0.8), env, days=days)
+    shedding = run_days(ConstantPolicy(0.0, consumer_3=0.5), env, days=days, record=True)
+    # Action 0 and negative actions serve every MWh: the two days are the same day.
+    assert neutral.kpis["unserved_energy_mwh"] == 0.0
+    assert negative.kpis["unserved_energy_mwh"] == 0.0
+    np.testing.assert_allclose(negative.per_day_cost_eur, neutral.per_day_cost_eur, rtol=1e-12)
+    # Action 0.5 sheds half the largest share of the demand, every step.
+    demand_mwh = node.base_p_mw * grid.profiles.load_pu[days].sum(axis=1) * env.dt_h
+    shed_mwh = 0.5 * node.params["max_shed_fraction"] * demand_mwh
+    assert shed_mwh.min() > 0
+    assert shedding.kpis["unserved_energy_mwh"] == pytest.approx(shed_mwh.mean(), rel=1e-9)
+    unserved = np.sum(shedding.record.metrics["unserved_energy_mwh"], axis=0)
+    np.testing.assert_allclose(unserved, shed_mwh, rtol=1e-9)
+    components = shedding.record.reward_components
+    shed_cost = components["consumer_3"]["shed_cost_eur"].sum(axis=0)
+    np.testing.assert_allclose(shed_cost, -price * shed_mwh, rtol=1e-9)
+    for other in grid.nodes:
+        if isinstance(other, Consumer) and other is not node:
+            np.testing.assert_array_equal(components[other.name]["shed_cost_eur"], 0.0)
+    # Shedding at 300 EUR/MWh costs the system more than the energy it saves.
+    assert np.all(shedding.per_day_cost_eur > neutral.per_day_cost_eur)
 
 
 def test_consumer_defaults_to_the_case_load() -> None:
@@ -157,6 +217,48 @@ def test_battery_charges_and_discharges_within_its_limits() -> None:
     parts = node.reward_components(ctx, None)
     np.testing.assert_allclose(parts["energy_eur"], -30.0 * node.p_mw)
     np.testing.assert_allclose(parts["degradation_eur"], -2.0 * np.abs(node.p_mw))
+    # Not the day's last step: no end-of-day shortfall, even below initial_soc.
+    np.testing.assert_array_equal(parts["end_soc_eur"], 0.0)
+
+
+def test_battery_pays_for_an_end_of_day_shortfall_on_the_last_step_only() -> None:
+    node, stub = attached("battery", 8, capacity_mwh=100.0, initial_soc=0.5, charge_efficiency=0.9)
+    node.reset(3, np.random.default_rng(0))
+    node.soc = np.array([0.3, 0.5, 0.7])  # below, at and above initial_soc
+    # Idle on the last step: the state of charge stays as set.
+    node.apply_action(np.zeros((3, 1)), context(3, step=23), empty_injections(stub.net, 3))
+    # Refilling 0.2 * 100 MWh of charge takes 20 / 0.9 MWh at 150 EUR/MWh.
+    shortfall = np.array([20.0 / 0.9, 0.0, 0.0])
+    np.testing.assert_allclose(node.end_shortfall_mwh(), shortfall)
+    last = node.reward_components(context(3, step=23), None)
+    np.testing.assert_allclose(last["end_soc_eur"], -150.0 * shortfall)
+    for step in (0, 12, 22):
+        parts = node.reward_components(context(3, step=step), None)
+        np.testing.assert_array_equal(parts["end_soc_eur"], 0.0)
+
+
+def test_battery_end_soc_charge_in_a_whole_day(grid: PowerGrid) -> None:
+    """In the environment: a battery that discharges all day pays for the missing charge
+    at its end-of-day price on the last step, and on no other."""
+    env = BatchedGridEnv(grid=grid, batch_size=2, autoreset=False)
+    env.reset(days=[0, 1])
+    battery = grid.node("battery_3")
+    p = battery.params
+    actions = {name: np.zeros((2, space.shape[0])) for name, space in env.action_spaces.items()}
+    actions["battery_3"][:] = -1.0  # discharge at full power, down to min_soc
+    for t in range(env.steps_per_day):
+        _, _, terminations, _, infos = env.step(actions)
+        end_soc = infos["reward_components"]["battery_3"]["end_soc_eur"]
+        if t < env.steps_per_day - 1:
+            np.testing.assert_array_equal(end_soc, 0.0)
+            assert not terminations["battery_3"].any()
+    assert terminations["battery_3"].all()
+    np.testing.assert_allclose(battery.soc, p["min_soc"])
+    missing_mwh = (p["initial_soc"] - p["min_soc"]) * p["capacity_mwh"]
+    expected = p["end_soc_price_eur_per_mwh"] * missing_mwh / p["charge_efficiency"]
+    np.testing.assert_allclose(end_soc, -expected)
+    # It is a cost to the system, not a market payment.
+    assert "end_soc_eur" not in battery.MARKET_COMPONENTS
 
 
 def test_battery_stops_at_its_state_of_charge_limits() -> None:
@@ -242,9 +344,13 @@ def test_actions_reach_the_power_flow(grid: PowerGrid) -> None:
                 inj.gen_p_mw[:, node.gen_index],
                 [p["min_p_mw"], (p["min_p_mw"] + p["max_p_mw"]) / 2, p["max_p_mw"]],
             )
+            np.testing.assert_allclose(
+                inj.gen_vm_pu[:, node.gen_index],
+                p["vm_pu"] + p["vm_range_pu"] * ACTIONS,
+            )
         elif isinstance(node, Consumer):
             assert net.load.bus[node.load_index] == node.bus
-            shed = p["max_shed_fraction"] * np.array([0.0, 0.5, 1.0])
+            shed = p["max_shed_fraction"] * np.array([0.0, 0.0, 1.0])  # a <= 0 sheds nothing
             np.testing.assert_allclose(
                 inj.load_p_mw[:, node.load_index], node.base_p_mw * ctx_load * (1 - shed)
             )
@@ -266,7 +372,7 @@ def test_reward_components_add_up(grid: PowerGrid) -> None:
     rng = np.random.default_rng(3)
     weight = grid.config["reward"]["grid_penalty_weight"]
     for _ in range(env.steps_per_day):
-        price = env._context().price_eur_per_mwh
+        price = env.context().price_eur_per_mwh
         _, rewards, _, _, infos = env.step(random_actions(env, rng))
         penalty = sum(infos["penalty_eur"].values())
         non_market = np.zeros(env.batch_size)
@@ -276,7 +382,9 @@ def test_reward_components_add_up(grid: PowerGrid) -> None:
             np.testing.assert_allclose(rewards[node.name], sum(parts.values()), rtol=1e-12)
             np.testing.assert_allclose(parts["grid_penalty_eur"], -weight * penalty)
             non_market -= sum(
-                v for k, v in parts.items() if k not in (node.MARKET_COMPONENT, "grid_penalty_eur")
+                v
+                for k, v in parts.items()
+                if k not in (*node.MARKET_COMPONENTS, "grid_penalty_eur")
             )
         # The system cost: energy bought upstream, every non-market cost, the penalty.
         upstream = price * env.last_power_flow.ext_grid_p_mw * env.dt_h
@@ -357,7 +465,8 @@ def test_a_new_node_type_runs_a_day_without_editing_the_package() -> None:
         heater = grid.node("heater_6")
         assert isinstance(heater, Heater)
         assert "heater_6" in env.possible_agents
-        assert env.observation_space("heater_6").shape == (9 + 3 + 1,)
+        # The common features, the price forecast and the heater's own feature.
+        assert env.observation_space("heater_6").shape == (10 + 3 + 1,)
         assert env.action_space("heater_6").shape == (1,)
         assert grid.net.load.bus[heater.load_index] == 6
         obs, _ = env.reset(seed=0)

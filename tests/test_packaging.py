@@ -13,7 +13,7 @@ import yaml
 
 from gridppo import BatchedGridEnv, PowerGrid
 from gridppo.cli import main
-from gridppo.policies import HeuristicPolicy, OPFPolicy, RandomPolicy
+from gridppo.policies import BASELINES, HeuristicPolicy, RandomPolicy, SingleStepOPFPolicy
 from gridppo.simulate import KPI_NAMES, run_days
 
 try:
@@ -86,33 +86,84 @@ def test_cli_simulate_prints_kpis_and_plots(
     code = main(["simulate", "--policy", "random", "--days", "1", "--plot", str(plot)])
     captured = capsys.readouterr()
     assert code == 0, captured.err
+    assert "On 1 test day(s)" in captured.out
     for kpi in KPI_NAMES:
-        assert kpi in captured.out
+        # The gap to the optimum is shown only when the optimum ran too.
+        assert (kpi in captured.out) == (kpi != "gap_to_optimum_percent"), kpi
     assert "random" in captured.out
     assert plot.is_file() and plot.stat().st_size > 1000
 
 
+def test_cli_rejects_more_days_than_the_test_split(capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["simulate", "--policy", "random", "--days", "21"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2
+    assert "--days: must be between 1 and time.test_days (20), got 21" in err
+
+
+def test_every_baseline_has_a_name_the_cli_accepts(grid: PowerGrid) -> None:
+    from gridppo.cli import build_parser
+
+    assert set(BASELINES) == {"random", "heuristic", "single_step_opf", "optimum"}
+    for name in BASELINES:
+        args = build_parser().parse_args(["simulate", "--policy", name])
+        assert args.policy == name
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["simulate", "--policy", "opf"])
+
+
 @pytest.fixture(scope="module")
-def eval_env(grid: PowerGrid) -> BatchedGridEnv:
-    """A non-resetting environment with one row per evaluation day."""
-    days = len(grid.profiles.eval_days)
-    return BatchedGridEnv(grid=grid, batch_size=days, mode="eval", autoreset=False)
+def held_out_env(grid: PowerGrid) -> BatchedGridEnv:
+    """A non-resetting environment with one row per test day."""
+    days = len(grid.profiles.test_days)
+    return BatchedGridEnv(grid=grid, batch_size=days, mode="test", autoreset=False)
 
 
-def test_heuristic_beats_random_on_the_evaluation_days(eval_env: BatchedGridEnv) -> None:
-    random_result = run_days(RandomPolicy(seed=0), eval_env)
-    heuristic_result = run_days(HeuristicPolicy(eval_env), eval_env)
-    assert heuristic_result.kpis["nonconverged_steps"] == 0
+def test_heuristic_beats_random_on_the_test_days(held_out_env: BatchedGridEnv) -> None:
+    random_result = run_days(RandomPolicy(seed=0), held_out_env)
+    heuristic_result = run_days(HeuristicPolicy(held_out_env), held_out_env)
+    np.testing.assert_array_equal(heuristic_result.days, held_out_env.grid.profiles.test_days)
+    assert heuristic_result.kpis["failed_days"] == 0
     assert heuristic_result.kpis["system_cost_eur"] < random_result.kpis["system_cost_eur"]
     # Day by day, not just on average.
     assert (heuristic_result.per_day_cost_eur < random_result.per_day_cost_eur).mean() >= 0.8
     assert all(np.isfinite(v) for v in heuristic_result.kpis.values())
 
 
+class NeutralPolicy:
+    """Every action 0: producers at half output and their neutral voltage setpoints,
+    nothing shed, batteries idle."""
+
+    name = "neutral"
+
+    def act(self, observations: dict[str, np.ndarray], env: BatchedGridEnv) -> dict:
+        return {
+            name: np.zeros((env.batch_size, space.shape[0]))
+            for name, space in env.action_spaces.items()
+        }
+
+
+def test_random_voltage_setpoints_violate_the_band_and_neutral_ones_do_not(
+    held_out_env: BatchedGridEnv,
+) -> None:
+    """The producers' voltage actions matter: random setpoints push some bus outside
+    the voltage band on some test-day steps, while the neutral setpoints keep every
+    bus inside it all day."""
+    neutral = run_days(NeutralPolicy(), held_out_env, record=True)
+    random_result = run_days(RandomPolicy(seed=0), held_out_env, record=True)
+    assert neutral.kpis["voltage_violation_rate"] == 0.0
+    assert neutral.kpis["failed_days"] == 0
+    np.testing.assert_array_equal(neutral.record.metrics["voltage_violations"], 0)
+    assert random_result.kpis["voltage_violation_rate"] > 0.0
+    assert (random_result.record.metrics["voltage_violations"] > 0).any()
+    # The random days run to their end: the violations are voltages, not failures.
+    assert random_result.kpis["failed_days"] == 0
+
+
 def test_opf_policy_returns_actions_in_range(grid: PowerGrid) -> None:
-    env = BatchedGridEnv(grid=grid, batch_size=1, mode="eval", autoreset=False)
-    obs, _ = env.reset(days=[int(grid.profiles.eval_days[0])])
-    policy = OPFPolicy(env)
+    env = BatchedGridEnv(grid=grid, batch_size=1, mode="validation", autoreset=False)
+    obs, _ = env.reset(days=[int(grid.profiles.validation_days[0])])
+    policy = SingleStepOPFPolicy(env)
     for _ in range(2):
         actions = policy.act(obs, env)
         assert set(actions) == set(env.agents)

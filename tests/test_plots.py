@@ -32,12 +32,12 @@ from gridppo.simulate import run_days  # noqa: E402
 
 @pytest.fixture(scope="module")
 def env() -> BatchedGridEnv:
-    return BatchedGridEnv(batch_size=1, mode="eval", autoreset=False)
+    return BatchedGridEnv(batch_size=1, mode="validation", autoreset=False)
 
 
 @pytest.fixture(scope="module")
 def heuristic(env):
-    day = env.grid.profiles.eval_days[:1]
+    day = env.grid.profiles.validation_days[:1]
     return run_days(HeuristicPolicy(env), env, days=day, record=True)
 
 
@@ -178,7 +178,12 @@ def write_run(log_dir, updates: int = 6) -> None:
         )
     ]
     columns += [f"{m}/{a}" for m in per_agent for a in AGENTS]
-    columns += ["grid/min_vm_pu", "grid/max_vm_pu", "eval/system_cost_eur", "eval/team_reward"]
+    columns += [
+        "grid/min_vm_pu",
+        "grid/max_vm_pu",
+        "validation/system_cost_eur",
+        "validation/team_reward",
+    ]
     with (log_dir / "metrics.csv").open("w", newline="") as fh:
         writer = csv.DictWriter(fh, columns)
         writer.writeheader()
@@ -188,7 +193,7 @@ def write_run(log_dir, updates: int = 6) -> None:
             for i, a in enumerate(AGENTS):
                 row[f"charts/episodic_return/{a}"] = 100.0 * i + u
             if u % 3:  # evaluation only every third update
-                row["eval/system_cost_eur"] = row["eval/team_reward"] = ""
+                row["validation/system_cost_eur"] = row["validation/team_reward"] = ""
             writer.writerow(row)
     nodes = [
         {"name": "producer_1", "type": "producer", "bus": 1, "max_p_mw": 140.0},
@@ -243,7 +248,7 @@ def test_ppo_diagnostics_has_four_panels_with_a_line_per_agent(tmp_path):
 
 
 def test_kpi_comparison_has_one_bar_per_policy_and_kpi(env, heuristic):
-    random = run_days(RandomPolicy(seed=1), env, days=env.grid.profiles.eval_days[:1])
+    random = run_days(RandomPolicy(seed=1), env, days=env.grid.profiles.validation_days[:1])
     results = [heuristic, random]
     kpis = ("system_cost_eur", "voltage_violation_rate", "overload_rate")
     fig = plot_kpi_comparison(results, kpis)
@@ -253,7 +258,7 @@ def test_kpi_comparison_has_one_bar_per_policy_and_kpi(env, heuristic):
         assert [b.get_height() for b in bars[key]] == pytest.approx([r.kpis[key] for r in results])
     assert fig.gridppo["policies"] == ["heuristic", "random"]
     assert len(fig.axes) == len(kpis)
-    table = {"ippo": {"team_reward": -5.0}, "opf": {"team_reward": 2.0}}
+    table = {"ippo": {"team_reward": -5.0}, "optimum": {"team_reward": 2.0}}
     _, ax = plt.subplots()
     fig = plot_kpi_comparison(table, kpis=["team_reward"], ax=ax)
     assert [b.get_height() for b in fig.gridppo["bars"]["team_reward"]] == [-5.0, 2.0]

@@ -59,7 +59,7 @@ def check_day(env: BatchedGridEnv, plan: np.ndarray, days: list[int]) -> None:
     batteries = [n for n in env.nodes if isinstance(n, Battery)]
     businesses = [n for n in env.nodes if isinstance(n, Business)]
     for t in range(STEPS):
-        obs, rewards, _, truncations, infos = env.step(split_actions(env, plan[t]))
+        obs, rewards, terminations, truncations, infos = env.step(split_actions(env, plan[t]))
         for node in batteries:
             p = node.params
             assert (node.soc >= p["min_soc"] - 1e-12).all()
@@ -74,7 +74,12 @@ def check_day(env: BatchedGridEnv, plan: np.ndarray, days: list[int]) -> None:
             assert np.isfinite(obs[agent]).all()
             assert np.isfinite(rewards[agent]).all()
         assert np.isfinite(infos["system_cost_eur"]).all()
-        assert truncations[env.agents[0]].all() == (t == STEPS - 1)
+        # A day terminates at its end (or as a blackout), and is never truncated.
+        failed = infos["metrics"]["converged"] < 1
+        for agent in env.agents:
+            np.testing.assert_array_equal(terminations[agent], (t == STEPS - 1) | failed)
+            assert not truncations[agent].any()
+        assert not failed.any(), f"the power flow failed at step {t}"
 
 
 @PROPERTY_SETTINGS

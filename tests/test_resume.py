@@ -33,7 +33,8 @@ CONFIG = {
     "train.checkpoint_interval": 2,
     "train.tensorboard": False,
     "time.train_days": 20,
-    "time.eval_days": 2,
+    "time.validation_days": 2,
+    "time.test_days": 2,
 }
 TIMING = ("time_s", "charts/steps_per_s")
 
@@ -210,7 +211,7 @@ def test_an_interrupted_update_is_rolled_back(
     trainer = Trainer.from_config(None, CONFIG, run_name="run", root=tmp_path)
     trainer.evaluate_baselines()  # before counting: baselines run once, on the eval days
     count = {"steps": 0}
-    for env in (trainer.env, trainer.eval_env):
+    for env in (trainer.env, trainer.validation_env):
         original = env.step
 
         def counting_step(actions: dict, _original: Any = original) -> Any:
@@ -253,7 +254,7 @@ def test_cli_resume_and_the_existing_run_guard(
 
 def test_environment_state_round_trip(tmp_path: Path) -> None:
     """BatchedGridEnv.state_dict: a restored environment continues step for step."""
-    cfg = load_config(None, {"time.train_days": 20, "time.eval_days": 2})
+    cfg = load_config(None, {"time.train_days": 20, "time.validation_days": 2, "time.test_days": 2})
     env = BatchedGridEnv(cfg, batch_size=3)
     twin = BatchedGridEnv(cfg, batch_size=3)
     rng = np.random.default_rng(4)

@@ -9,10 +9,15 @@ extreme (no load at all up to 4.5 times the usual load, full sun, prices from -5
 - every battery's state of charge stays inside its band, flexible energy never negative;
 - observations, rewards and the system cost are finite;
 - a converged power flow balances: upstream import + generation + PV - loads - storage
-  charging - losses = 0, within 1e-6 MW;
+  charging - losses = 0, within 1e-6 MW, and so do the market's payments: the nodes'
+  energy payments and loss charges cancel the upstream grid's, within the price of
+  that 1e-6 MW and the rounding of the sums;
+- a day ends by terminating, at its last step or when its power flow fails, and is
+  never truncated;
 - a power flow that does not converge is handled as designed: ``converged`` is 0, the
-  non-convergence penalty (and no voltage or overload penalty) is charged, the day is
-  truncated and restarts, and nothing raises.
+  failure penalty (the fixed amount plus the rest of the day's demand at the value of
+  lost load, and no voltage or overload penalty) is charged, the nodes trade nothing,
+  the day terminates and restarts, and nothing raises.
 """
 
 from __future__ import annotations
@@ -48,8 +53,11 @@ RAW = yaml.safe_load(DEFAULT_CONFIG_PATH.read_text())
 # -- the invariants ----------------------------------------------------------------------
 
 
-def check_step(env: BatchedGridEnv, out: tuple) -> dict[str, int]:
-    """Check one step's invariants; returns counts of converged and failed rows."""
+def check_step(
+    env: BatchedGridEnv, out: tuple, step: np.ndarray, price: np.ndarray
+) -> dict[str, int]:
+    """Check one step's invariants (``step``: each day's step index before it, ``price``:
+    its price); returns counts of converged and failed rows."""
     obs, rewards, terminations, truncations, infos = out
     cfg = env.config["reward"]
     for node in env.nodes:
@@ -60,10 +68,12 @@ def check_step(env: BatchedGridEnv, out: tuple) -> dict[str, int]:
             assert (np.abs(node.p_mw) <= p["max_p_mw"] + 1e-9).all(), node.name
         if isinstance(node, Business):
             assert (node.flex_remaining_mwh >= 0).all(), node.name
+    ended = infos["day_ended"]
     for agent in env.agents:
         assert np.isfinite(obs[agent]).all(), agent
         assert np.isfinite(rewards[agent]).all(), agent
-        assert not terminations[agent].any()
+        assert (terminations[agent] == ended).all(), agent
+        assert not truncations[agent].any(), agent
     assert np.isfinite(infos["system_cost_eur"]).all()
     pf, inj = env.last_power_flow, env.last_injections
     ok = pf.converged
@@ -71,16 +81,38 @@ def check_step(env: BatchedGridEnv, out: tuple) -> dict[str, int]:
     consumed = inj.load_p_mw.sum(axis=1) + inj.storage_p_mw.sum(axis=1)
     mismatch = np.abs(supplied - consumed - pf.losses_mw)[ok]
     assert (mismatch <= BALANCE_TOL_MW).all(), mismatch.max()
+    # The market's payments balance in every day that ran, as exactly as the power
+    # balance and the rounding of the payments allow.
+    components = infos["reward_components"]
+    market = np.stack([components[n.name][k] for n in env.nodes for k in n.MARKET_COMPONENTS])
+    upstream = infos["upstream_payment_eur"]
+    gross = np.abs(upstream) + np.abs(market).sum(axis=0)
+    allowed = np.abs(price) * env.dt_h * BALANCE_TOL_MW + 1e-12 * gross + 1e-9
+    imbalance = np.abs(market.sum(axis=0) + upstream)
+    assert (imbalance <= allowed).all(), (imbalance - allowed).max()
     penalty = infos["penalty_eur"]
     failed = ~ok
-    np.testing.assert_array_equal(infos["metrics"]["converged"], ok.astype(float))
-    np.testing.assert_array_equal(
-        penalty["nonconvergence_eur"][failed], cfg["nonconvergence_penalty_eur"]
-    )
-    np.testing.assert_array_equal(penalty["voltage_eur"][failed], 0.0)
-    np.testing.assert_array_equal(penalty["overload_eur"][failed], 0.0)
-    assert truncations[env.agents[0]][failed].all() and infos["day_ended"][failed].all()
-    np.testing.assert_array_equal(env.step_index[infos["day_ended"]], 0)  # restarted
+    assert (infos["metrics"]["converged"] == ok).all()
+    assert (penalty["failure_eur"][ok] == 0.0).all()
+    assert (ended == failed | (step == STEPS - 1)).all()
+    assert (env.step_index[ended] == 0).all()  # restarted
+    if failed.any():
+        # A failure prices the rest of the day's demand, this step included.
+        load_pu = env.grid.profiles.load_pu[infos["day"]]
+        rest = (load_pu * (np.arange(STEPS)[None, :] >= step[:, None])).sum(axis=1)
+        lost = env.grid.base_load_p_mw.sum() * rest * env.dt_h
+        failure = cfg["nonconvergence_penalty_eur"] + cfg["value_of_lost_load_eur_per_mwh"] * lost
+        np.testing.assert_allclose(penalty["failure_eur"][failed], failure[failed], rtol=1e-12)
+        np.testing.assert_allclose(
+            infos["metrics"]["unserved_energy_mwh"][failed], lost[failed], rtol=1e-12
+        )
+        assert (penalty["voltage_eur"][failed] == 0.0).all()
+        assert (penalty["overload_eur"][failed] == 0.0).all()
+        # Nothing is produced, consumed or traded in a blackout.
+        for node in env.nodes:
+            for key, value in components[node.name].items():
+                if key != "grid_penalty_eur":
+                    assert (value[failed] == 0.0).all(), (node.name, key)
     return {"converged": int(ok.sum()), "failed": int(failed.sum())}
 
 
@@ -97,7 +129,8 @@ def play(
         for name, space in env.action_spaces.items():
             out[name] = actions[t, :, start : start + space.shape[0]]
             start += space.shape[0]
-        counts = check_step(env, env.step(out))
+        step, price = env.step_index.copy(), env.context().price_eur_per_mwh.copy()
+        counts = check_step(env, env.step(out), step, price)
         for key in totals:
             totals[key] += counts[key]
     if in_hypothesis:
@@ -143,11 +176,15 @@ def random_configs(draw: st.DrawFn) -> dict[str, Any]:
     """The default grid with every battery, producer and business redrawn, and the
     penalty weights drawn from their full schema ranges."""
     raw = copy.deepcopy(RAW)
-    raw["time"].update(train_days=4, eval_days=1)
+    raw["time"].update(train_days=4, validation_days=1, test_days=1)
     for key in ("grid_penalty_weight", "voltage_penalty_eur_per_pu"):
         low, high = field_range("reward", key)
         raw["reward"][key] = draw(st.one_of(st.just(low), log_uniform(max(low, 1e-3), high)))
-    for key in ("overload_penalty_eur_per_percent", "nonconvergence_penalty_eur"):
+    for key in (
+        "overload_penalty_eur_per_percent",
+        "nonconvergence_penalty_eur",
+        "value_of_lost_load_eur_per_mwh",
+    ):
         raw["reward"][key] = draw(log_uniform(1e-3, field_range("reward", key)[1]))
     for node in raw["nodes"]:
         if node["type"] == "battery":
@@ -163,10 +200,21 @@ def random_configs(draw: st.DrawFn) -> dict[str, Any]:
                 charge_efficiency=draw(st.floats(0.05, 1.0)),
                 discharge_efficiency=draw(st.floats(0.05, 1.0)),
                 degradation_cost_eur_per_mwh=draw(st.floats(0.0, 1e4)),
+                end_soc_price_eur_per_mwh=draw(st.floats(0.0, 1e5)),
             )
         elif node["type"] == "producer":
             top = draw(st.floats(1.0, 300.0))
-            node.update(max_p_mw=top, min_p_mw=draw(st.floats(0.0, top)))
+            node.update(
+                max_p_mw=top,
+                min_p_mw=draw(st.floats(0.0, top)),
+                vm_pu=draw(st.floats(0.98, 1.05)),
+                vm_range_pu=draw(st.floats(0.0, 0.1)),
+            )
+        elif node["type"] == "consumer":
+            node.update(
+                max_shed_fraction=draw(st.floats(0.0, 1.0)),
+                shed_cost_eur_per_mwh=draw(st.floats(0.0, 1e5)),
+            )
         elif node["type"] == "business":
             flex = draw(st.floats(0.0, 50.0))
             node.update(
@@ -194,7 +242,9 @@ def test_random_valid_configurations_keep_the_invariants(
 @pytest.fixture(scope="module")
 def stress_grid() -> PowerGrid:
     """A grid whose profiles each example replaces (the default nodes)."""
-    return PowerGrid(load_config(None, {"time.train_days": 2, "time.eval_days": 1}))
+    return PowerGrid(
+        load_config(None, {"time.train_days": 2, "time.validation_days": 1, "time.test_days": 1})
+    )
 
 
 @st.composite
@@ -218,7 +268,7 @@ def extreme_profiles(draw: st.DrawFn) -> DailyProfiles:
     load = np.stack([day_values(0.0, 4.5) for _ in range(shape[0])])
     pv = np.stack([day_values(0.0, 1.0) for _ in range(shape[0])])
     price = np.stack([day_values(-500.0, 5000.0) for _ in range(shape[0])])
-    return DailyProfiles(load, np.clip(pv, 0.0, 1.0), price, n_train_days=2)
+    return DailyProfiles(load, np.clip(pv, 0.0, 1.0), price, n_train_days=2, n_validation_days=0)
 
 
 @settings(STRESS_SETTINGS, max_examples=150)
@@ -249,7 +299,10 @@ def test_an_extreme_profile_csv_is_penalised_not_fatal(tmp_path: Path) -> None:
         "day,step,load_pu,pv_pu,price_eur_per_mwh\n"
         + "\n".join(",".join(str(v) for v in row) for row in rows)
     )
-    cfg = load_config(None, {"time.profiles_csv": str(path), "time.train_days": 2})
+    cfg = load_config(
+        None,
+        {"time.profiles_csv": str(path), "time.train_days": 1, "time.validation_days": 1},
+    )
     env = BatchedGridEnv(grid=PowerGrid(cfg), batch_size=BATCH)
     for value in (-1.0, 1.0):  # every agent at one bound all day
         plan = np.full((STEPS, BATCH, total_width(env)), value)

@@ -20,7 +20,8 @@ TINY = {
     "train.checkpoint_interval": 2,
     "train.tensorboard": False,
     "time.train_days": 20,
-    "time.eval_days": 2,
+    "time.validation_days": 2,
+    "time.test_days": 2,
 }
 
 
@@ -45,7 +46,8 @@ def test_battery_learns_to_charge_when_cheap(tmp_path):
             "train.eval_interval": 10,
             "train.tensorboard": False,
             "time.train_days": 50,
-            "time.eval_days": 5,
+            "time.validation_days": 5,
+            "time.test_days": 5,
         }
     )
     trainer = Trainer(cfg, run_name="battery", root=tmp_path)
@@ -83,8 +85,8 @@ def test_checkpoint_load_gives_identical_actions(tmp_path):
     assert state["update"] == 3
     loaded, cfg = TrainedPolicy.from_checkpoint(path)
     assert cfg["seed"] == trainer.config["seed"]
-    env = trainer.eval_env
-    obs, _ = env.reset(days=env.grid.profiles.eval_days)
+    env = trainer.validation_env
+    obs, _ = env.reset(days=env.grid.profiles.validation_days)
     expected = trainer.policy().act(obs, env)
     got = loaded.act(obs, env)
     for name in expected:
@@ -101,7 +103,7 @@ def test_parameter_sharing_per_type_has_one_learner_per_type(tmp_path):
     assert set(trainer.learners.groups) == {"producer", "consumer", "battery", "business"}
     trainer.train(progress_bar=False)
     # Members of a type act with one network: same observation, same action.
-    obs, _ = trainer.eval_env.reset(days=trainer.eval_env.grid.profiles.eval_days)
+    obs, _ = trainer.validation_env.reset(days=trainer.validation_env.grid.profiles.validation_days)
     same = {name: obs["consumer_1"] for name in obs if name.startswith("consumer")}
     actions = trainer.learners.act({**obs, **same}, deterministic=True, learn=False)
     # (Equal up to rounding: a matrix product may round rows differently by position.)
@@ -153,18 +155,21 @@ def test_cli_train_writes_logs_and_checkpoints(tmp_path, monkeypatch, capsys):
         rows = list(csv.DictReader(handle))
     assert [int(float(r["update"])) for r in rows] == [1, 2, 3]
     assert "losses/approx_kl/battery_3" in rows[0] and "grid/max_loading_percent" in rows[0]
-    assert rows[1]["eval/system_cost_eur"] != "" and rows[0]["eval/system_cost_eur"] == ""
+    assert rows[1]["validation/system_cost_eur"] != ""
+    assert rows[0]["validation/system_cost_eur"] == ""
+    assert not any(key.startswith("eval/") for key in rows[0])
     assert (log_dir / "config.yaml").is_file()
     assert list(log_dir.glob("events.out.tfevents.*"))
     assert (log_dir / "learning_curve.png").is_file()
     for name in ("best.pt", "last.pt", "update_000002.pt"):
         assert (ckpt_dir / name).is_file(), name
-    assert (
-        main(["evaluate", "--checkpoint", str(ckpt_dir / "best.pt"), "--days", "1", "--no-opf"])
-        == 0
-    )
+    assert main(["evaluate", "--checkpoint", str(ckpt_dir / "best.pt"), "--days", "1"]) == 0
     out = capsys.readouterr().out
     assert "ippo" in out and "Reward per type" in out and "battery" in out
+    # On the test days, against the day's optimum (the single-step OPF only on request).
+    assert "1 test day(s)" in out
+    assert "optimum" in out and "gap_to_optimum_percent" in out
+    assert "single_step_opf" not in out
 
 
 def test_train_refuses_more_updates_than_the_schedule_and_honours_an_early_stop(tmp_path):

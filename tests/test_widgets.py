@@ -17,12 +17,15 @@ from gridppo.widgets import BehaviourExplorer, GridPlayground, TrainingPanel
 
 PNG = b"\x89PNG"
 
-# A run that takes a second or two: eval after every update so on_eval fires.
+# A run that takes a second or two: eval after every update so on_eval fires, on a few
+# validation days, and a few test days to compare on at the end.
 TINY = {
     "train.num_days": 8,
     "train.total_updates": 3,
     "train.eval_interval": 1,
     "train.tensorboard": False,
+    "time.validation_days": 3,
+    "time.test_days": 3,
 }
 
 
@@ -97,11 +100,19 @@ def test_panel_trains_blocking_and_compares(tmp_path):
     assert panel.curves_image.value[:4] == PNG
     panel.by.value = "type"
     assert set(panel.figure.gridppo["lines"]) == {n.type_name for n in trainer.grid.nodes}
-    # the end: trained policy against the baselines
-    assert set(panel.results) == {"ippo", "random", "heuristic"}
-    assert set(panel.kpi_figure.gridppo["policies"]) == {"ippo", "random", "heuristic"}
+    # the end: trained policy against the baselines and the day's optimum (ticked by
+    # default), on the test days
+    compared = {"ippo", "random", "heuristic", "optimum"}
+    assert set(panel.results) == compared
+    assert set(panel.kpi_figure.gridppo["policies"]) == compared
+    test_days = trainer.grid.profiles.test_days
+    for result in panel.results.values():
+        np.testing.assert_array_equal(result.days, test_days)
     assert panel.kpi_image.value[:4] == PNG
     assert "system_cost_eur" in panel.kpi_html.value
+    assert "gap_to_optimum_percent" in panel.kpi_html.value
+    panel.opf_checkbox.value = False  # unticked: no optimum
+    assert set(panel._compare(trainer)) == {"ippo", "random", "heuristic"}
     assert (trainer.log_dir / "metrics.csv").is_file()
     assert str(trainer.log_dir).startswith(str(tmp_path))
     panel.figure.savefig(tmp_path / "curves.png")
