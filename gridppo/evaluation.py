@@ -7,8 +7,9 @@ the *test* days, which chose nothing, and compare each with the day's optimum
 (perfect foresight), while the agents see a few steps of price forecast: the gap to it
 is the price of not knowing the future plus the price of learning. The optimum is not
 a strict lower bound in AC, though: it keeps every branch a little below its limit,
-leaves the voltage setpoints at their neutral values and takes the losses of its own
-replay as given, so an agent may come out slightly cheaper; a clearly negative gap
+leaves the voltage setpoints at their neutral values and prices the losses with an
+approximation (resistive losses at 1 p.u., no reactive flow), so an agent may come out
+slightly cheaper; a clearly negative gap
 would point to a flaw in the model or the optimum.
 """
 
