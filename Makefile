@@ -10,11 +10,15 @@ STAMP := $(VENV)/.installed-stamp
 
 .PHONY: install train test lab lint benchmark clean chromium
 
-# (Re)install whenever the package metadata changes. torch is pinned in pyproject.toml
-# to 2.13.0, which resolves to a CPU build; an unpinned torch would pull CUDA packages.
+# (Re)install whenever the package metadata changes. The package accepts a range of
+# torch versions (pyproject.toml), so that it installs into an environment that already
+# has one; here torch is pinned to 2.13.0 first, which resolves to a CPU build, while an
+# unpinned torch would pull gigabytes of CUDA packages.
+TORCH_PIN := torch==2.13.0
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip setuptools wheel
+	$(PY) -m pip install --quiet "$(TORCH_PIN)"
 	$(PY) -m pip install --quiet -e ".[dev]"
 	touch $(STAMP)
 

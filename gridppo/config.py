@@ -136,7 +136,7 @@ SCHEMA: dict[str, dict[str, Field]] = {
             1.03, "float", "Voltage setpoint of the slack (upstream grid) bus (p.u.).", 0.9, 1.1
         ),
         "branch_rating_margin": Field(
-            1.5,
+            1.1,
             "float",
             "Branch rating = margin x base-case apparent flow (case14 ships no ratings).",
             1.0,
@@ -196,14 +196,14 @@ SCHEMA: dict[str, dict[str, Field]] = {
             1.0, "float", "Weight of the shared grid penalty in every agent's reward.", 0.0, 1e4
         ),
         "voltage_penalty_eur_per_pu": Field(
-            5000.0,
+            100000.0,
             "float",
             "Penalty per p.u. of voltage outside the limits, summed over buses.",
             0.0,
             1e7,
         ),
         "overload_penalty_eur_per_percent": Field(
-            50.0,
+            1000.0,
             "float",
             "Penalty per % of loading above the limit, summed over branches.",
             0.0,
@@ -235,7 +235,7 @@ SCHEMA: dict[str, dict[str, Field]] = {
         "hidden_sizes": Field(
             [32, 32], "int_list", "Hidden layer widths of actor and critic.", 1, 4096
         ),
-        "lr": Field(3e-4, "float", "Adam learning rate.", 0.0, 1.0, low_exclusive=True),
+        "lr": Field(1e-3, "float", "Adam learning rate.", 0.0, 1.0, low_exclusive=True),
         "anneal_lr": Field(True, "bool", "Decay the learning rate linearly to 0 over training."),
         "gamma": Field(0.99, "float", "Discount factor.", 0.0, 1.0),
         "gae_lambda": Field(0.95, "float", "GAE lambda (bias-variance trade-off).", 0.0, 1.0),
@@ -259,7 +259,7 @@ SCHEMA: dict[str, dict[str, Field]] = {
         "norm_obs": Field(True, "bool", "Normalise observations with running statistics."),
         "norm_reward": Field(True, "bool", "Scale rewards by the running std of the return."),
         "init_log_std": Field(
-            0.0, "float", "Initial log standard deviation of the actions.", -5.0, 2.0
+            -1.0, "float", "Initial log standard deviation of the actions.", -5.0, 2.0
         ),
     },
     "train": {
@@ -469,7 +469,10 @@ def load_config(
     """Load, override and validate a configuration.
 
     ``source`` is a YAML path, an already-parsed dict, or None for the default
-    configuration. Returns the validated config as a plain nested dict.
+    configuration. A file or dict holds only what it changes: every key it leaves out
+    takes its default (the schema's defaults are the default file's values), and the
+    nodes are the default grid's unless it lists its own. Returns the validated config
+    as a plain nested dict.
     """
     if source is None:
         source = DEFAULT_CONFIG_PATH
@@ -490,7 +493,15 @@ def load_config(
             raw = {}
     if not isinstance(raw, Mapping):
         raise ConfigError(f"config: expected a mapping of sections, got {type(raw).__name__}")
-    return validate_config(apply_overrides(dict(raw), overrides))
+    raw = dict(raw)
+    if "nodes" not in raw and source != DEFAULT_CONFIG_PATH:
+        raw["nodes"] = _default_nodes()
+    return validate_config(apply_overrides(raw, overrides))
+
+
+def _default_nodes() -> list[dict[str, Any]]:
+    """The node list of the default configuration file, as written there."""
+    return yaml.safe_load(DEFAULT_CONFIG_PATH.read_text(encoding="utf-8"))["nodes"]
 
 
 # -- a small training budget for continuous integration --------------------------------

@@ -333,9 +333,11 @@ class Consumer(Node):
     ``base_p_mw * load_pu`` is not served; any ``a <= 0`` (the untrained policy's mean
     included) serves all of it. Reactive power keeps the case's power factor.
     Reward: ``-price * served_mwh`` minus ``shed_cost_eur_per_mwh`` for every MWh shed
-    (``shed_cost_eur``), the price of the contract: what the consumer is paid to go
-    without. At the default 300 EUR/MWh, above every energy price, shedding never pays
-    for itself in energy; it pays only where it relieves the grid. Shed energy counts as
+    (``shed_cost_eur``): what going without is worth to the consumer (lost comfort or
+    production), the least a demand-response contract would have to pay it. It is a
+    cost to society, not a payment. At the default 300 EUR/MWh, above every energy
+    price, shedding never pays for itself in energy; it pays only where it relieves the
+    grid. Shed energy counts as
     unserved energy in the KPIs and its cost is in the system cost.
     Local feature ``demand_pu``: the current demand level (``load_pu``).
     """
@@ -347,7 +349,7 @@ class Consumer(Node):
         ),
         "max_shed_fraction": Field(0.2, "float", "Largest share of demand it can shed.", 0.0, 1.0),
         "shed_cost_eur_per_mwh": Field(
-            300.0, "float", "Price of each MWh shed (demand-response contract) (EUR/MWh).", 0.0, 1e5
+            300.0, "float", "Cost to the consumer of each MWh it goes without (EUR/MWh).", 0.0, 1e5
         ),
     }
     LOCAL_FEATURES = ("demand_pu",)

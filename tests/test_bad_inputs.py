@@ -389,10 +389,10 @@ CATALOGUE = [
     ),
     BadInput(
         "config",
-        "no nodes",
-        raw_config({k: v for k, v in RAW.items() if k != "nodes"}),
+        "empty node list",
+        raw_config(raw_with(nodes=[])),
         ConfigError,
-        "nodes: missing",
+        "nodes: expected a non-empty list of nodes",
     ),
     BadInput(
         "config",

@@ -72,13 +72,25 @@ def test_shipped_config_keys_equal_the_schema(raw_default: dict[str, Any]) -> No
         assert params <= set(NODE_TYPES[node["type"]].PARAMS), node["name"]
 
 
-def test_shipped_config_values_are_the_schema_defaults_or_valid(
-    raw_default: dict[str, Any],
-) -> None:
+def test_shipped_config_values_are_the_schema_defaults(raw_default: dict[str, Any]) -> None:
+    # One source of truth: a key a user's file leaves out gets the shipped value.
     for section, fields in SCHEMA.items():
         given = raw_default if not section else raw_default[section]
         for key, field in fields.items():
-            field.check(f"{section}.{key}", given[key])  # raises ConfigError if invalid
+            assert field.check(f"{section}.{key}", given[key]) == field.default, (section, key)
+
+
+def test_a_user_file_holds_only_what_it_changes(tmp_path: Path) -> None:
+    path = tmp_path / "mine.yaml"
+    path.write_text("ppo:\n  lr: 1e-4\n")
+    mine, default = load_config(path), load_config(None)
+    assert mine["ppo"]["lr"] == 1e-4
+    assert mine["nodes"] == default["nodes"]  # nodes come from the default grid
+    mine["ppo"]["lr"] = default["ppo"]["lr"]
+    assert mine == default
+    # A file that lists its own nodes keeps exactly those.
+    path.write_text("nodes:\n  - {name: battery_3, type: battery, bus: 3}\n")
+    assert [n["name"] for n in load_config(path)["nodes"]] == ["battery_3"]
 
 
 def test_every_setting_in_the_shipped_config_has_a_comment_above() -> None:
@@ -227,8 +239,8 @@ def test_consumer_where_there_is_no_load(raw_default: dict[str, Any]) -> None:
     assert message.startswith("nodes.consumer_0.bus:") and "has no load" in message
 
 
-def test_missing_nodes_and_missing_file(tmp_path: Path, raw_default: dict[str, Any]) -> None:
-    raw = {k: v for k, v in raw_default.items() if k != "nodes"}
+def test_empty_nodes_and_missing_file(tmp_path: Path, raw_default: dict[str, Any]) -> None:
+    raw = {**raw_default, "nodes": []}
     assert config_error(raw).startswith("nodes:")
     with pytest.raises(ConfigError, match=r"^config: no such file"):
         load_config(tmp_path / "nope.yaml")

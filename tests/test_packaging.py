@@ -5,11 +5,13 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+from importlib.metadata import version
 from pathlib import Path
 
 import numpy as np
 import pytest
 import yaml
+from packaging.specifiers import SpecifierSet
 
 from gridppo import BatchedGridEnv, PowerGrid
 from gridppo.cli import main
@@ -66,8 +68,23 @@ def test_environment_yml_and_pyproject_list_the_same_packages() -> None:
 
 def test_environment_yml_and_pyproject_agree_on_versions() -> None:
     pip, conda = pyproject_requirements(), conda_requirements()
-    differ = {name: (pip[name], conda[name]) for name in pip if pip[name] != conda.get(name)}
+    differ = {
+        name: (pip[name], conda[name])
+        for name in pip
+        if pip[name] != conda.get(name) and name != "torch"
+    }
     assert not differ, f"version constraints differ (pyproject, environment.yml): {differ}"
+
+
+def test_install_paths_pin_the_cpu_torch_the_package_accepts() -> None:
+    # The package accepts a range; both install paths pin the one CI runs (a CPU build).
+    accepted = SpecifierSet(pyproject_requirements()["torch"])
+    pinned = conda_requirements()["torch"]
+    makefile = (REPO / "Makefile").read_text()
+    assert pinned == "==2.13.0"
+    assert f"TORCH_PIN := torch{pinned}" in makefile
+    assert "2.13.0" in accepted and "2.3.0" not in accepted
+    assert version("torch").split("+")[0] in accepted
 
 
 def test_the_documented_import_works_in_a_fresh_interpreter() -> None:
@@ -77,6 +94,20 @@ def test_the_documented_import_works_in_a_fresh_interpreter() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "gridppo_v0"
+
+
+def test_python_dash_m_runs_the_command_line() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "gridppo", "simulate", "--days", "0"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert done.stderr.strip() == (
+        "gridppo: error: --days: must be between 1 and time.test_days (20), got 0"
+    )
 
 
 def test_cli_simulate_prints_kpis_and_plots(
