@@ -72,6 +72,11 @@ from gridppo.profiles import SPLITS
 __all__ = ["BatchedGridEnv", "GridEnv", "ActionError"]
 
 
+# Power below which a node's draw or injection is treated as none when sharing the
+# losses (MW).
+NEGLIGIBLE_MW = 1e-9
+
+
 class ActionError(ValueError):
     """An action has the wrong shape or holds NaN or infinite values."""
 
@@ -254,8 +259,11 @@ class BatchedGridEnv:
             node.apply_action(actions[node.name], ctx, inj)
         pf = self.grid.run_power_flow(inj)
         failed = ~pf.converged
-        lost_load_mwh = np.where(failed, self._rest_of_day_demand_mwh(ctx), 0.0)
-        penalty_parts = self.grid.penalty_eur(pf, lost_load_mwh)
+        lost_load_mwh = np.zeros(self.batch_size)
+        if failed.any():
+            lost_load_mwh[failed] = self._rest_of_day_demand_mwh(ctx)[failed]
+        loading = self.grid.loading_percent(pf)  # once: penalty, metrics, observation
+        penalty_parts = self.grid.penalty_eur(pf, lost_load_mwh, loading)
         penalty = sum(penalty_parts.values())
         rewards, components = self._settle(ctx, pf, inj, -self._penalty_weight * penalty)
         societal_cost = np.zeros(self.batch_size)
@@ -273,11 +281,11 @@ class BatchedGridEnv:
         # cost of the nodes, and the grid penalty (unweighted).
         system_cost = upstream_payment + societal_cost + penalty
         shed_mwh = sum(node.unserved_mw() for node in self.nodes) * self.dt_h * pf.converged
-        metrics = self.grid.metrics(pf, generation_cost, shed_mwh + lost_load_mwh)
+        metrics = self.grid.metrics(pf, generation_cost, shed_mwh + lost_load_mwh, loading)
         self.last_power_flow = pf
         self.last_injections = inj
         self._vm_pu = pf.vm_pu
-        self._loading_fraction = self.grid.loading_percent(pf) / self._max_loading_percent
+        self._loading_fraction = loading / self._max_loading_percent
         self.step_index = self.step_index + 1
         ended = (self.step_index >= self.steps_per_day) | failed
         obs = self._observe(self.context())
@@ -327,7 +335,8 @@ class BatchedGridEnv:
         withdrawal = {name: np.maximum(-p, 0.0) for name, p in injection.items()}
         unowned = inj.load_p_mw[:, self.grid.unowned_loads].clip(min=0.0).sum(axis=1)
         for fallback in (lambda p: np.maximum(p, 0.0), lambda p: np.ones_like(p)):
-            nobody = sum(withdrawal.values()) + unowned <= 0
+            # Below a milliwatt counts as nothing: dividing by it would overflow.
+            nobody = sum(withdrawal.values()) + unowned <= NEGLIGIBLE_MW
             if not nobody.any():
                 break
             for name, p in injection.items():
@@ -335,7 +344,10 @@ class BatchedGridEnv:
         total_withdrawal = sum(withdrawal.values()) + unowned
         loss_cost = ctx.price_eur_per_mwh * pf.losses_mw * self.dt_h
         share = np.divide(
-            1.0, total_withdrawal, out=np.zeros(self.batch_size), where=total_withdrawal > 0
+            1.0,
+            total_withdrawal,
+            out=np.zeros(self.batch_size),
+            where=total_withdrawal > NEGLIGIBLE_MW,
         )
         rewards, components = {}, {}
         for node in self.nodes:

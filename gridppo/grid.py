@@ -217,14 +217,19 @@ class PowerGrid:
         return 100.0 * np.maximum(s_from, s_to) / self.branch_rating_mva[None, :]
 
     def metrics(
-        self, pf: PowerFlowResult, generation_cost_eur: np.ndarray, unserved_energy_mwh: np.ndarray
+        self,
+        pf: PowerFlowResult,
+        generation_cost_eur: np.ndarray,
+        unserved_energy_mwh: np.ndarray,
+        loading_percent: np.ndarray | None = None,
     ) -> GridMetrics:
         """Grid metrics of one step (see :data:`METRIC_NAMES`), each [B].
 
         ``unserved_energy_mwh`` is the demand not served: shed by consumers, or lost in
-        a failure (the rest of the day)."""
+        a failure (the rest of the day). ``loading_percent`` is
+        :meth:`loading_percent` of ``pf``, if the caller has it already."""
         g = self.config["grid"]
-        loading = self.loading_percent(pf)
+        loading = self.loading_percent(pf) if loading_percent is None else loading_percent
         under = pf.vm_pu < g["min_vm_pu"]
         over = pf.vm_pu > g["max_vm_pu"]
         return {
@@ -240,7 +245,12 @@ class PowerGrid:
             "converged": pf.converged.astype(float),
         }
 
-    def penalty_eur(self, pf: PowerFlowResult, lost_load_mwh: np.ndarray) -> dict[str, np.ndarray]:
+    def penalty_eur(
+        self,
+        pf: PowerFlowResult,
+        lost_load_mwh: np.ndarray,
+        loading_percent: np.ndarray | None = None,
+    ) -> dict[str, np.ndarray]:
         """The shared grid penalty of one step, split into its parts, each [B] (EUR).
 
         Voltage: per p.u. outside the band, summed over buses. Overload: per percent
@@ -248,12 +258,14 @@ class PowerGrid:
         converge, which ends the day as a blackout): ``nonconvergence_penalty_eur`` plus
         ``lost_load_mwh`` (the demand of the rest of the day, this step included) at the
         value of lost load; no voltage or overload part, since the state is unknown.
+        ``loading_percent`` as in :meth:`metrics`.
         """
         g, r = self.config["grid"], self.config["reward"]
         below = np.clip(g["min_vm_pu"] - pf.vm_pu, 0, None)
         above = np.clip(pf.vm_pu - g["max_vm_pu"], 0, None)
         violation_pu = (below + above).sum(axis=1)
-        overload = np.clip(self.loading_percent(pf) - g["max_loading_percent"], 0, None).sum(axis=1)
+        loading = self.loading_percent(pf) if loading_percent is None else loading_percent
+        overload = np.clip(loading - g["max_loading_percent"], 0, None).sum(axis=1)
         return {
             "voltage_eur": r["voltage_penalty_eur_per_pu"] * violation_pu,
             "overload_eur": r["overload_penalty_eur_per_percent"] * overload,
