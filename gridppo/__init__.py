@@ -2,32 +2,37 @@
 
 Start with::
 
-    from gridppo import load_config, PowerGrid, GridEnv
-    from gridppo import Trainer, PPOAgent, Policy, RolloutBuffer
+    from gridppo import load_config, PowerGrid, GridEnv, Trainer
+
+The package is layered; each folder uses only the ones above it in this list:
+
+- :mod:`gridppo.config`: the schema of every setting, YAML loading, one-line errors.
+- :mod:`gridppo.grid`: profiles, node types, power-flow backends, the network.
+- :mod:`gridppo.env`: the multi-agent environment (PettingZoo ``ParallelEnv``).
+- :mod:`gridppo.baselines` and :mod:`gridppo.evaluation`: policies to compare
+  against, whole days simulated, KPIs and the test-day protocol.
+- :mod:`gridppo.agents`: PPO, written once over a leading agent axis.
+- :mod:`gridppo.training`: the trainer, checkpoints and the run log.
+- :mod:`gridppo.viz`, :mod:`gridppo.notebook`, :mod:`gridppo.course`: figures,
+  widgets and coursework checkers, on top of everything else.
 """
 
-from gridppo.config import ConfigError, load_config
-from gridppo.ensemble import AgentEnsemble
+from gridppo.config.loader import ConfigError, load_config
 from gridppo.env import ActionError, BatchedGridEnv, GridEnv
-from gridppo.grid import PowerGrid
-from gridppo.ppo import Policy, PPOAgent, RolloutBuffer
-from gridppo.trainer import CheckpointError, TrainedPolicy, Trainer, TrainingDivergedError
+from gridppo.grid.network import PowerGrid
+from gridppo.training.trainer import CheckpointError, TrainedPolicy, Trainer, TrainingDivergedError
 
 __version__ = "0.1.0"
 
 __all__ = [
     "ActionError",
-    "AgentEnsemble",
-    "CheckpointError",
-    "PPOAgent",
-    "Policy",
-    "RolloutBuffer",
-    "TrainedPolicy",
-    "Trainer",
-    "TrainingDivergedError",
     "BatchedGridEnv",
+    "CheckpointError",
     "ConfigError",
     "GridEnv",
     "PowerGrid",
+    "TrainedPolicy",
+    "Trainer",
+    "TrainingDivergedError",
     "load_config",
 ]

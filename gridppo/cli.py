@@ -39,11 +39,11 @@ _OPTIMUM_NOTE = (
 
 
 def _simulate(args: argparse.Namespace) -> int:
-    from gridppo.config import load_config
-    from gridppo.evaluation import evaluate_on_test_days
-    from gridppo.plots import plot_day_overview
-    from gridppo.policies import BASELINES
-    from gridppo.simulate import kpi_table
+    from gridppo.config.loader import load_config
+    from gridppo.evaluation.protocol import evaluate_on_test_days
+    from gridppo.viz.plots import plot_day_overview
+    from gridppo.baselines.policies import BASELINES
+    from gridppo.evaluation.simulate import kpi_table
 
     cfg = load_config(args.config, args.set)
     n_days = _test_day_count(args, cfg)
@@ -56,7 +56,7 @@ def _simulate(args: argparse.Namespace) -> int:
         print(_OPTIMUM_NOTE)
     out = Path(args.plot)
     out.parent.mkdir(parents=True, exist_ok=True)
-    from gridppo.grid import PowerGrid
+    from gridppo.grid.network import PowerGrid
 
     fig = plot_day_overview(result.record, PowerGrid(cfg).nodes)
     fig.savefig(out, dpi=100)
@@ -76,8 +76,8 @@ def _resume_hint(trainer: Any) -> str:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from gridppo.simulate import kpi_table
-    from gridppo.trainer import Trainer
+    from gridppo.evaluation.simulate import kpi_table
+    from gridppo.training.trainer import Trainer
 
     if args.resume and args.config:
         print("gridppo: --config: a resumed run keeps its checkpoint's config", file=sys.stderr)
@@ -161,9 +161,9 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from gridppo.evaluation import DEFAULT_BASELINES, evaluate_on_test_days
-    from gridppo.simulate import kpi_table
-    from gridppo.trainer import TrainedPolicy
+    from gridppo.evaluation.protocol import DEFAULT_BASELINES, evaluate_on_test_days
+    from gridppo.evaluation.simulate import kpi_table
+    from gridppo.training.trainer import TrainedPolicy
 
     policy, cfg = TrainedPolicy.from_checkpoint(args.checkpoint)
     n_days = _test_day_count(args, cfg)
@@ -245,8 +245,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``gridppo`` command."""
-    from gridppo.config import ConfigError
-    from gridppo.trainer import CheckpointError, TrainingDivergedError
+    from gridppo.config.loader import ConfigError
+    from gridppo.training.trainer import CheckpointError, TrainingDivergedError
 
     parser = build_parser()
     args = parser.parse_args(argv)

@@ -65,9 +65,9 @@ import numpy as np
 from gymnasium import spaces
 from pettingzoo import ParallelEnv
 
-from gridppo.grid import PowerGrid
-from gridppo.nodes import StepContext
-from gridppo.profiles import SPLITS
+from gridppo.grid.network import PowerGrid
+from gridppo.grid.nodes import StepContext
+from gridppo.grid.profiles import SPLITS
 
 __all__ = ["BatchedGridEnv", "GridEnv", "ActionError"]
 

@@ -36,9 +36,9 @@ from gridppo import (
     load_config,
 )
 from gridppo.cli import main
-from gridppo.config import DEFAULT_CONFIG_PATH
-from gridppo.profiles import read_profiles_csv
-from gridppo.trainer import load_checkpoint
+from gridppo.config.loader import DEFAULT_CONFIG_PATH
+from gridppo.grid.profiles import read_profiles_csv
+from gridppo.training.trainer import load_checkpoint
 
 RAW = yaml.safe_load(DEFAULT_CONFIG_PATH.read_text())
 TINY = {

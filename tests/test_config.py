@@ -12,11 +12,12 @@ import yaml
 
 from gridppo import ConfigError, PowerGrid, load_config
 from gridppo.cli import main
-from gridppo.config import DEFAULT_CONFIG_PATH, SCHEMA
-from gridppo.nodes import NODE_TYPES
+from gridppo.config.loader import DEFAULT_CONFIG_PATH, SCHEMA
+from gridppo.grid.nodes import NODE_TYPES
 
 REPO = Path(__file__).resolve().parents[1]
-SHIPPED_CONFIG = REPO / "configs" / "default.yaml"
+SHIPPED_CONFIG = DEFAULT_CONFIG_PATH
+EXAMPLE_CONFIGS = sorted((REPO / "configs").glob("*.yaml"))
 KEY_LINE = re.compile(r"^(?P<indent> *)(?P<item>- )?(?P<key>[A-Za-z_][A-Za-z0-9_]*):(?P<rest>.*)$")
 
 
@@ -53,12 +54,27 @@ def with_node(raw: dict[str, Any], name: str, **changes: Any) -> dict[str, Any]:
 # -- the shipped file ------------------------------------------------------------------
 
 
-def test_shipped_config_loads_and_matches_the_packaged_copy() -> None:
+def test_shipped_config_loads_and_is_the_default() -> None:
     cfg = load_config(SHIPPED_CONFIG)
     assert cfg == load_config(None)
     assert len(cfg["nodes"]) == 17
-    # The package ships the same file, so `load_config(None)` is configs/default.yaml.
-    assert DEFAULT_CONFIG_PATH.read_text() == SHIPPED_CONFIG.read_text()
+
+
+@pytest.mark.parametrize("path", EXAMPLE_CONFIGS, ids=lambda p: p.name)
+def test_example_configs_change_only_what_they_say(path) -> None:
+    # Each file in configs/ layers a few keys on the default, and says so in comments.
+    raw = yaml.safe_load(path.read_text())
+    cfg, default = load_config(path), load_config(None)
+    changed = {
+        f"{section}.{key}"
+        for section, values in cfg.items()
+        if isinstance(values, dict)
+        for key in values
+        if values[key] != default[section][key]
+    }
+    listed = {f"{section}.{key}" for section, values in raw.items() for key in values}
+    assert changed and changed <= listed
+    assert path.read_text().lstrip().startswith("#")
 
 
 def test_shipped_config_keys_equal_the_schema(raw_default: dict[str, Any]) -> None:

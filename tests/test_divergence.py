@@ -17,10 +17,10 @@ import numpy as np
 import pytest
 import torch
 
-import gridppo.ensemble
+import gridppo.agents.ensemble
 from gridppo import Trainer, TrainingDivergedError
 from gridppo.cli import main
-from gridppo.trainer import load_checkpoint
+from gridppo.training.trainer import load_checkpoint
 
 CONFIG = {
     "train.num_days": 2,
@@ -75,7 +75,7 @@ def poison_loss(trainer: Trainer, monkeypatch: pytest.MonkeyPatch) -> tuple[str,
             loss[k] = torch.nan
         return loss
 
-    monkeypatch.setattr(gridppo.ensemble, "value_loss", value_loss)
+    monkeypatch.setattr(gridppo.agents.ensemble, "value_loss", value_loss)
     return "producer_5", "value loss"
 
 
@@ -164,7 +164,7 @@ def test_cli_reports_divergence_in_one_line(
         loss = original(*args, **kwargs)
         return loss * torch.nan if calls["n"] > 16 else loss
 
-    monkeypatch.setattr(gridppo.ensemble, "value_loss", value_loss)
+    monkeypatch.setattr(gridppo.agents.ensemble, "value_loss", value_loss)
     sets = [a for k, v in CONFIG.items() for a in ("--set", f"{k}={v}")]
     assert main(["train", "--run-name", "nan", "--quiet", *sets]) == 1
     captured = capsys.readouterr()

@@ -9,7 +9,7 @@ from helpers import random_actions, zero_actions
 from pettingzoo.test import parallel_api_test
 
 from gridppo import ActionError, BatchedGridEnv, GridEnv, PowerGrid, load_config
-from gridppo.nodes import COMMON_FEATURES, Battery
+from gridppo.grid.nodes import COMMON_FEATURES, Battery
 
 # Observation and action sizes per node type with the default forecast of 3 steps.
 EXPECTED_OBS_DIM = {"producer": 13, "consumer": 14, "battery": 14, "business": 16}

@@ -21,9 +21,9 @@ import pytest
 import torch
 
 from gridppo import Trainer
-from gridppo.config import ConfigError, Field
-from gridppo.evaluation import evaluate_on_test_days
-from gridppo.exercises import (
+from gridppo.config.loader import ConfigError, Field
+from gridppo.evaluation.protocol import evaluate_on_test_days
+from gridppo.course.exercises import (
     ExerciseError,
     Passed,
     check_clipped_loss,
@@ -33,9 +33,9 @@ from gridppo.exercises import (
     check_reward_experiment,
     default_raw_config,
 )
-from gridppo.nodes import NODE_TYPES, Node, StepContext, register_node_type
-from gridppo.ppo import clipped_policy_loss, compute_gae
-from gridppo.trainer import TrainedPolicy
+from gridppo.grid.nodes import NODE_TYPES, Node, StepContext, register_node_type
+from gridppo.agents.ppo import clipped_policy_loss, compute_gae
+from gridppo.training.trainer import TrainedPolicy
 
 T = torch.Tensor
 ASSIGNMENTS = Path(__file__).resolve().parents[1] / "notebooks" / "assignments"

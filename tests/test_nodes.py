@@ -18,9 +18,9 @@ import yaml
 from helpers import random_actions
 
 from gridppo import ConfigError, GridEnv, PowerGrid, load_config
-from gridppo.config import DEFAULT_CONFIG_PATH, Field
+from gridppo.config.loader import DEFAULT_CONFIG_PATH, Field
 from gridppo.env import BatchedGridEnv
-from gridppo.nodes import (
+from gridppo.grid.nodes import (
     NODE_TYPES,
     Battery,
     Business,
@@ -32,8 +32,8 @@ from gridppo.nodes import (
     register_node_type,
     validate_nodes,
 )
-from gridppo.physics import Injections, PandapowerBackend
-from gridppo.simulate import run_days
+from gridppo.grid.physics import Injections, PandapowerBackend
+from gridppo.evaluation.simulate import run_days
 
 ACTIONS = np.array([-1.0, 0.0, 1.0])
 
@@ -507,8 +507,8 @@ def test_a_new_node_type_runs_a_day_without_editing_the_package() -> None:
 
 
 def test_own_base_demand_is_written_into_the_net_and_an_absurd_one_is_refused() -> None:
-    from gridppo.config import ConfigError, load_config
-    from gridppo.grid import PowerGrid
+    from gridppo.config.loader import ConfigError, load_config
+    from gridppo.grid.network import PowerGrid
 
     case = PowerGrid(load_config())
     grid = PowerGrid(load_config(None, ["nodes.consumer_3.base_p_mw=60"]))

@@ -13,10 +13,10 @@ import pytest
 
 from gridppo import load_config
 from gridppo.env import BatchedGridEnv
-from gridppo.nodes import Battery, Business, Producer
-from gridppo.optimum import LOADING_TOLERANCE_PERCENT, DayOptimum, OptimumPolicy
-from gridppo.policies import HeuristicPolicy
-from gridppo.simulate import run_days
+from gridppo.grid.nodes import Battery, Business, Producer
+from gridppo.baselines.optimum import LOADING_TOLERANCE_PERCENT, DayOptimum, OptimumPolicy
+from gridppo.baselines.policies import HeuristicPolicy
+from gridppo.evaluation.simulate import run_days
 
 SMALL = {"time.train_days": 4, "time.validation_days": 2, "time.test_days": 3}
 

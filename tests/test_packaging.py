@@ -15,8 +15,8 @@ from packaging.specifiers import SpecifierSet
 
 from gridppo import BatchedGridEnv, PowerGrid
 from gridppo.cli import main
-from gridppo.policies import BASELINES, HeuristicPolicy, RandomPolicy, SingleStepOPFPolicy
-from gridppo.simulate import KPI_NAMES, run_days
+from gridppo.baselines.policies import BASELINES, HeuristicPolicy, RandomPolicy, SingleStepOPFPolicy
+from gridppo.evaluation.simulate import KPI_NAMES, run_days
 
 try:
     import tomllib

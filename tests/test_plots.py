@@ -15,7 +15,7 @@ import pytest  # noqa: E402
 import yaml  # noqa: E402
 
 from gridppo.env import BatchedGridEnv  # noqa: E402
-from gridppo.plots import (  # noqa: E402
+from gridppo.viz.plots import (  # noqa: E402
     NODE_STYLE,
     OVERLOAD_COLOR,
     plot_agent_day,
@@ -26,8 +26,8 @@ from gridppo.plots import (  # noqa: E402
     plot_training_curves,
     read_agent_types,
 )
-from gridppo.policies import HeuristicPolicy, RandomPolicy  # noqa: E402
-from gridppo.simulate import run_days  # noqa: E402
+from gridppo.baselines.policies import HeuristicPolicy, RandomPolicy  # noqa: E402
+from gridppo.evaluation.simulate import run_days  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -284,6 +284,6 @@ def test_training_curves_with_one_learner_per_type(tmp_path):
 
 def test_plotted_diagnostics_are_the_ones_ppo_returns() -> None:
     from gridppo import plots
-    from gridppo.ppo import DIAGNOSTICS
+    from gridppo.agents.ppo import DIAGNOSTICS
 
     assert tuple(plots._LOSS_METRICS) == tuple(DIAGNOSTICS)

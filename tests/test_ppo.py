@@ -9,9 +9,9 @@ import pytest
 import torch
 from gymnasium import spaces
 
-from gridppo.config import load_config
-from gridppo.ensemble import AgentEnsemble, fast_tanh
-from gridppo.ppo import (
+from gridppo.config.loader import load_config
+from gridppo.agents.ensemble import AgentEnsemble, fast_tanh
+from gridppo.agents.ppo import (
     Policy,
     PPOAgent,
     RolloutBuffer,

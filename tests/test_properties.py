@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from gridppo import BatchedGridEnv, PowerGrid
-from gridppo.nodes import Battery, Business, make_node, validate_nodes
+from gridppo.grid.nodes import Battery, Business, make_node, validate_nodes
 
 BATCH = 2
 STEPS = 24  # the default configuration's steps per day

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from gridppo.config import QUICK_ENV_VAR, QUICK_OVERRIDES, load_config, quick_overrides
+from gridppo.config.loader import QUICK_ENV_VAR, QUICK_OVERRIDES, load_config, quick_overrides
 
 
 @pytest.mark.parametrize("value", [None, "", "0", "false", "No"])

@@ -33,9 +33,9 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from gridppo import BatchedGridEnv, PowerGrid, load_config
-from gridppo.config import DEFAULT_CONFIG_PATH, SCHEMA
-from gridppo.nodes import Battery, Business
-from gridppo.profiles import DailyProfiles
+from gridppo.config.loader import DEFAULT_CONFIG_PATH, SCHEMA
+from gridppo.grid.nodes import Battery, Business
+from gridppo.grid.profiles import DailyProfiles
 
 STEPS = 24
 BATCH = 3

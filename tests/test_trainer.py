@@ -10,8 +10,8 @@ import pytest
 import torch
 
 from gridppo.cli import main
-from gridppo.config import load_config
-from gridppo.trainer import TrainedPolicy, Trainer
+from gridppo.config.loader import load_config
+from gridppo.training.trainer import TrainedPolicy, Trainer
 
 TINY = {
     "train.num_days": 4,

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from gridppo import PowerGrid, Trainer
-from gridppo.widgets import BehaviourExplorer, GridPlayground, TrainingPanel
+from gridppo.notebook.widgets import BehaviourExplorer, GridPlayground, TrainingPanel
 
 PNG = b"\x89PNG"
 

@@ -41,11 +41,11 @@ import numpy as np
 import pandapower as pp
 from gymnasium import spaces
 
-from gridppo.config import ConfigError, Field
+from gridppo.config.loader import ConfigError, Field
 
 if TYPE_CHECKING:
-    from gridppo.grid import PowerGrid
-    from gridppo.physics import Injections, PowerFlowResult
+    from gridppo.grid.network import PowerGrid
+    from gridppo.grid.physics import Injections, PowerFlowResult
 
 __all__ = [
     "N_BUSES",

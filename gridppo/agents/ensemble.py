@@ -35,7 +35,7 @@ import torch
 from gymnasium import spaces
 from torch import nn
 
-from gridppo.ppo import (
+from gridppo.agents.ppo import (
     DIAGNOSTICS,
     PPOAgent,
     RunningMeanStd,

@@ -39,7 +39,7 @@ __all__ = [
     "quick_overrides",
 ]
 
-DEFAULT_CONFIG_PATH = Path(__file__).resolve().parent / "data" / "default.yaml"
+DEFAULT_CONFIG_PATH = Path(__file__).resolve().parent / "default.yaml"
 
 
 class ConfigError(ValueError):
@@ -324,7 +324,7 @@ def validate_config(raw: Mapping[str, Any]) -> dict[str, Any]:
     Returns a new dict with every section present and every value converted to its
     declared type. Nodes are checked by :func:`gridppo.nodes.validate_nodes`.
     """
-    from gridppo.nodes import validate_nodes  # the node types own their parameters
+    from gridppo.grid.nodes import validate_nodes  # the node types own their parameters
 
     if not isinstance(raw, Mapping):
         raise ConfigError(f"config: expected a mapping of sections, got {type(raw).__name__}")

@@ -37,8 +37,8 @@ import numpy as np
 import torch
 import yaml
 
-from gridppo.config import DEFAULT_CONFIG_PATH, ConfigError, load_config
-from gridppo.ppo import clipped_policy_loss, compute_gae
+from gridppo.config.loader import DEFAULT_CONFIG_PATH, ConfigError, load_config
+from gridppo.agents.ppo import clipped_policy_loss, compute_gae
 
 __all__ = [
     "ExerciseError",
@@ -567,7 +567,7 @@ def _ev_config(cls: type, params: Mapping[str, Any] | None) -> dict[str, Any]:
 
 def _check_ev_class(cls: Any) -> None:
     """Static checks: a registered Node subclass that declares what the assignment asks."""
-    from gridppo.nodes import NODE_TYPES, Node
+    from gridppo.grid.nodes import NODE_TYPES, Node
 
     if not isinstance(cls, type) or not issubclass(cls, Node):
         raise ExerciseError(
@@ -587,7 +587,7 @@ def _check_ev_class(cls: Any) -> None:
             f"{name}.PARAMS lacks {', '.join(missing)}: the assignment asks for "
             f"{', '.join(EV_PARAMS)}"
         )
-    from gridppo.config import Field
+    from gridppo.config.loader import Field
 
     not_fields = [k for k, v in cls.PARAMS.items() if not isinstance(v, Field)]
     if not_fields:
@@ -689,7 +689,7 @@ def check_ev_charger(cls: type, params: Mapping[str, Any] | None = None) -> Pass
     import pandapower.networks as pn
 
     from gridppo.env import BatchedGridEnv
-    from gridppo.grid import PowerGrid
+    from gridppo.grid.network import PowerGrid
 
     _check_ev_class(cls)
     cfg = _ev_config(cls, params)
@@ -912,7 +912,7 @@ def check_ev_training(trainer: Any, type_name: str = "ev_charger") -> Passed:
     type, and every training update must have logged a finite loss for it. Returns a
     pass message with the charger's latest episodic return.
     """
-    from gridppo.trainer import Trainer
+    from gridppo.training.trainer import Trainer
 
     if not isinstance(trainer, Trainer):
         raise ExerciseError(
@@ -968,8 +968,8 @@ def _rerun(overrides: Mapping[str, Any], config: Any) -> dict[str, Any]:
     import tempfile
     from pathlib import Path
 
-    from gridppo.evaluation import evaluate_on_test_days
-    from gridppo.trainer import TrainedPolicy, Trainer
+    from gridppo.evaluation.protocol import evaluate_on_test_days
+    from gridppo.training.trainer import TrainedPolicy, Trainer
 
     key = repr((sorted((str(k), repr(v)) for k, v in overrides.items()), repr(config)))
     if key not in _RERUNS:

@@ -29,10 +29,10 @@ import numpy as np
 import pandapower as pp
 import pandapower.networks as pn
 
-from gridppo.config import ConfigError, load_config
-from gridppo.nodes import Battery, Business, Node, Producer, make_node
-from gridppo.physics import Injections, PowerFlowResult, make_backend
-from gridppo.profiles import DailyProfiles, build_profiles
+from gridppo.config.loader import ConfigError, load_config
+from gridppo.grid.nodes import Battery, Business, Node, Producer, make_node
+from gridppo.grid.physics import Injections, PowerFlowResult, make_backend
+from gridppo.grid.profiles import DailyProfiles, build_profiles
 
 __all__ = ["PowerGrid", "GridMetrics", "METRIC_NAMES"]
 

@@ -24,8 +24,8 @@ import numpy as np
 import pandapower as pp
 
 from gridppo.env import BatchedGridEnv
-from gridppo.nodes import Battery, Business, Consumer, Producer
-from gridppo.optimum import OptimumPolicy
+from gridppo.grid.nodes import Battery, Business, Consumer, Producer
+from gridppo.baselines.optimum import OptimumPolicy
 
 __all__ = ["Policy", "RandomPolicy", "HeuristicPolicy", "SingleStepOPFPolicy", "make_baseline"]
 

@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from gridppo.config import ConfigError
+from gridppo.config.loader import ConfigError
 
 __all__ = ["SPLITS", "DailyProfiles", "generate_profiles", "read_profiles_csv", "build_profiles"]
 

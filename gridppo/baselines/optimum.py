@@ -61,8 +61,8 @@ from pandapower.pypower.idx_brch import BR_R
 from pandapower.pypower.makePTDF import makePTDF
 
 from gridppo.env import BatchedGridEnv
-from gridppo.grid import PowerGrid
-from gridppo.nodes import Battery, Business, Consumer, Node, Producer
+from gridppo.grid.network import PowerGrid
+from gridppo.grid.nodes import Battery, Business, Consumer, Node, Producer
 
 __all__ = ["DaySchedule", "DayOptimum", "OptimumPolicy", "schedule_actions"]
 

@@ -40,11 +40,11 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from gridppo.simulate import DayRecord, EvalResult
+from gridppo.evaluation.simulate import DayRecord, EvalResult
 
 if TYPE_CHECKING:
-    from gridppo.grid import PowerGrid
-    from gridppo.nodes import Node
+    from gridppo.grid.network import PowerGrid
+    from gridppo.grid.nodes import Node
 
 __all__ = [
     "plot_learning_curve",

@@ -53,13 +53,13 @@ import numpy as np
 import torch
 import yaml
 
-from gridppo.config import ConfigError, load_config
-from gridppo.ensemble import AgentEnsemble
+from gridppo.config.loader import ConfigError, load_config
+from gridppo.agents.ensemble import AgentEnsemble
 from gridppo.env import BatchedGridEnv
-from gridppo.grid import METRIC_NAMES, PowerGrid
-from gridppo.policies import HeuristicPolicy, RandomPolicy
-from gridppo.ppo import DIAGNOSTICS, PPOAgent
-from gridppo.simulate import EvalResult, run_days
+from gridppo.grid.network import METRIC_NAMES, PowerGrid
+from gridppo.baselines.policies import HeuristicPolicy, RandomPolicy
+from gridppo.agents.ppo import DIAGNOSTICS, PPOAgent
+from gridppo.evaluation.simulate import EvalResult, run_days
 
 __all__ = [
     "Trainer",
@@ -800,7 +800,7 @@ class Trainer:
         (default ``<log_dir>/learning_curve.png``); returns the path."""
         import matplotlib.pyplot as plt
 
-        from gridppo.plots import plot_learning_curve
+        from gridppo.viz.plots import plot_learning_curve
 
         path = Path(path) if path else self.log_dir / "learning_curve.png"
         path.parent.mkdir(parents=True, exist_ok=True)
