@@ -39,11 +39,11 @@ _OPTIMUM_NOTE = (
 
 
 def _simulate(args: argparse.Namespace) -> int:
+    from gridppo.baselines.policies import BASELINES
     from gridppo.config.loader import load_config
     from gridppo.evaluation.protocol import evaluate_on_test_days
-    from gridppo.viz.plots import plot_day_overview
-    from gridppo.baselines.policies import BASELINES
     from gridppo.evaluation.simulate import kpi_table
+    from gridppo.viz.plots import plot_day_overview
 
     cfg = load_config(args.config, args.set)
     n_days = _test_day_count(args, cfg)

@@ -21,8 +21,8 @@ import pytest
 import torch
 
 from gridppo import Trainer
+from gridppo.agents.ppo import clipped_policy_loss, compute_gae
 from gridppo.config.loader import ConfigError, Field
-from gridppo.evaluation.protocol import evaluate_on_test_days
 from gridppo.course.exercises import (
     ExerciseError,
     Passed,
@@ -33,8 +33,8 @@ from gridppo.course.exercises import (
     check_reward_experiment,
     default_raw_config,
 )
+from gridppo.evaluation.protocol import evaluate_on_test_days
 from gridppo.grid.nodes import NODE_TYPES, Node, StepContext, register_node_type
-from gridppo.agents.ppo import clipped_policy_loss, compute_gae
 from gridppo.training.trainer import TrainedPolicy
 
 T = torch.Tensor

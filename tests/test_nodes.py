@@ -20,6 +20,7 @@ from helpers import random_actions
 from gridppo import ConfigError, GridEnv, PowerGrid, load_config
 from gridppo.config.loader import DEFAULT_CONFIG_PATH, Field
 from gridppo.env import BatchedGridEnv
+from gridppo.evaluation.simulate import run_days
 from gridppo.grid.nodes import (
     NODE_TYPES,
     Battery,
@@ -33,7 +34,6 @@ from gridppo.grid.nodes import (
     validate_nodes,
 )
 from gridppo.grid.physics import Injections, PandapowerBackend
-from gridppo.evaluation.simulate import run_days
 
 ACTIONS = np.array([-1.0, 0.0, 1.0])
 

@@ -12,11 +12,11 @@ import pandapower as pp
 import pytest
 
 from gridppo import load_config
-from gridppo.env import BatchedGridEnv
-from gridppo.grid.nodes import Battery, Business, Producer
 from gridppo.baselines.optimum import LOADING_TOLERANCE_PERCENT, DayOptimum, OptimumPolicy
 from gridppo.baselines.policies import HeuristicPolicy
+from gridppo.env import BatchedGridEnv
 from gridppo.evaluation.simulate import run_days
+from gridppo.grid.nodes import Battery, Business, Producer
 
 SMALL = {"time.train_days": 4, "time.validation_days": 2, "time.test_days": 3}
 

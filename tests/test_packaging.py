@@ -14,8 +14,8 @@ import yaml
 from packaging.specifiers import SpecifierSet
 
 from gridppo import BatchedGridEnv, PowerGrid
-from gridppo.cli import main
 from gridppo.baselines.policies import BASELINES, HeuristicPolicy, RandomPolicy, SingleStepOPFPolicy
+from gridppo.cli import main
 from gridppo.evaluation.simulate import KPI_NAMES, run_days
 
 try:

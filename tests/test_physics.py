@@ -19,9 +19,9 @@ import pytest
 from helpers import zero_actions
 
 from gridppo import BatchedGridEnv, PowerGrid, load_config
+from gridppo.evaluation.simulate import run_days
 from gridppo.grid.nodes import Battery, Consumer, Producer
 from gridppo.grid.physics import FastBackend, Injections, PandapowerBackend, PowerFlowResult
-from gridppo.evaluation.simulate import run_days
 
 N_SCENARIOS = 200
 

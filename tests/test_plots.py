@@ -14,7 +14,9 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import yaml  # noqa: E402
 
+from gridppo.baselines.policies import HeuristicPolicy, RandomPolicy  # noqa: E402
 from gridppo.env import BatchedGridEnv  # noqa: E402
+from gridppo.evaluation.simulate import run_days  # noqa: E402
 from gridppo.viz.plots import (  # noqa: E402
     NODE_STYLE,
     OVERLOAD_COLOR,
@@ -26,8 +28,6 @@ from gridppo.viz.plots import (  # noqa: E402
     plot_training_curves,
     read_agent_types,
 )
-from gridppo.baselines.policies import HeuristicPolicy, RandomPolicy  # noqa: E402
-from gridppo.evaluation.simulate import run_days  # noqa: E402
 
 
 @pytest.fixture(scope="module")

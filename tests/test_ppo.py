@@ -9,7 +9,6 @@ import pytest
 import torch
 from gymnasium import spaces
 
-from gridppo.config.loader import load_config
 from gridppo.agents.ensemble import AgentEnsemble, fast_tanh
 from gridppo.agents.ppo import (
     Policy,
@@ -21,6 +20,7 @@ from gridppo.agents.ppo import (
     compute_gae,
     value_loss,
 )
+from gridppo.config.loader import load_config
 
 
 @pytest.fixture(scope="module")

@@ -23,9 +23,9 @@ from typing import Protocol
 import numpy as np
 import pandapower as pp
 
+from gridppo.baselines.optimum import OptimumPolicy
 from gridppo.env import BatchedGridEnv
 from gridppo.grid.nodes import Battery, Business, Consumer, Producer
-from gridppo.baselines.optimum import OptimumPolicy
 
 __all__ = ["Policy", "RandomPolicy", "HeuristicPolicy", "SingleStepOPFPolicy", "make_baseline"]
 

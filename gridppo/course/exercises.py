@@ -37,8 +37,8 @@ import numpy as np
 import torch
 import yaml
 
-from gridppo.config.loader import DEFAULT_CONFIG_PATH, ConfigError, load_config
 from gridppo.agents.ppo import clipped_policy_loss, compute_gae
+from gridppo.config.loader import DEFAULT_CONFIG_PATH, ConfigError, load_config
 
 __all__ = [
     "ExerciseError",

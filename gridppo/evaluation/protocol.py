@@ -19,8 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from gridppo.env import BatchedGridEnv
 from gridppo.baselines.policies import make_baseline
+from gridppo.env import BatchedGridEnv
 from gridppo.evaluation.simulate import EvalResult, paired_gap_percent, run_days
 
 __all__ = ["DEFAULT_BASELINES", "evaluate_on_test_days", "with_gap_to_optimum"]

@@ -47,17 +47,17 @@ from matplotlib.figure import Figure
 from gridppo.config.loader import SCHEMA, ConfigError, load_config, parse_value
 from gridppo.env import BatchedGridEnv
 from gridppo.evaluation.protocol import evaluate_on_test_days
+from gridppo.evaluation.simulate import DayRecord, EvalResult, kpi_table, run_days
 from gridppo.grid.network import PowerGrid
 from gridppo.grid.nodes import Business, Consumer, Producer
 from gridppo.grid.physics import Injections, PowerFlowResult
+from gridppo.training.trainer import TrainedPolicy, Trainer
 from gridppo.viz.plots import (
     plot_agent_day,
     plot_grid,
     plot_kpi_comparison,
     plot_training_curves,
 )
-from gridppo.evaluation.simulate import DayRecord, EvalResult, kpi_table, run_days
-from gridppo.training.trainer import TrainedPolicy, Trainer
 
 __all__ = ["TrainingPanel", "BehaviourExplorer", "GridPlayground", "QUICK_START"]
 

@@ -53,13 +53,13 @@ import numpy as np
 import torch
 import yaml
 
-from gridppo.config.loader import ConfigError, load_config
 from gridppo.agents.ensemble import AgentEnsemble
-from gridppo.env import BatchedGridEnv
-from gridppo.grid.network import METRIC_NAMES, PowerGrid
-from gridppo.baselines.policies import HeuristicPolicy, RandomPolicy
 from gridppo.agents.ppo import DIAGNOSTICS, PPOAgent
+from gridppo.baselines.policies import HeuristicPolicy, RandomPolicy
+from gridppo.config.loader import ConfigError, load_config
+from gridppo.env import BatchedGridEnv
 from gridppo.evaluation.simulate import EvalResult, run_days
+from gridppo.grid.network import METRIC_NAMES, PowerGrid
 
 __all__ = [
     "Trainer",
