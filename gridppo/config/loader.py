@@ -15,15 +15,14 @@ from __future__ import annotations
 
 import copy
 import difflib
-import math
 import os
-import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from gridppo.config.fields import ConfigError, Field, first_line, parse_settings
 
 __all__ = [
     "ConfigError",
@@ -40,85 +39,6 @@ __all__ = [
 ]
 
 DEFAULT_CONFIG_PATH = Path(__file__).resolve().parent / "default.yaml"
-
-
-class ConfigError(ValueError):
-    """A configuration value is missing, unknown, of the wrong type or out of range.
-
-    The message is one line and starts with the dotted key, so a command-line tool can
-    print it as it is.
-    """
-
-
-@dataclass(frozen=True)
-class Field:
-    """One setting: its default, type, valid range and help text.
-
-    ``kind`` is one of ``"int"``, ``"float"``, ``"bool"``, ``"str"``, ``"choice"``,
-    ``"int_list"``, ``"path"`` (a string or null), ``"float_or_none"``. ``low`` and
-    ``high`` bound numbers (inclusive); ``choices`` lists the allowed strings of a ``"choice"``.
-    """
-
-    default: Any
-    kind: str
-    help: str
-    low: float | None = None
-    high: float | None = None
-    choices: tuple[str, ...] = ()
-    low_exclusive: bool = False
-
-    def check(self, key: str, value: Any) -> Any:
-        """Return ``value`` converted to this field's type, or raise ConfigError."""
-        kind = self.kind
-        if kind == "path":
-            if value is None:
-                return None
-            if not isinstance(value, str):
-                raise ConfigError(f"{key}: expected a file path or null, got {value!r}")
-            return value
-        if kind == "bool":
-            if not isinstance(value, bool):
-                raise ConfigError(f"{key}: expected true or false, got {value!r}")
-            return value
-        if kind == "str":
-            if not isinstance(value, str):
-                raise ConfigError(f"{key}: expected a string, got {value!r}")
-            return value
-        if kind == "choice":
-            if value not in self.choices:
-                raise ConfigError(
-                    f"{key}: {value!r} is not one of {', '.join(map(repr, self.choices))}"
-                )
-            return value
-        if kind == "int_list":
-            if not isinstance(value, list | tuple) or not value:
-                raise ConfigError(f"{key}: expected a non-empty list of integers, got {value!r}")
-            return [self._number(key, v, integer=True) for v in value]
-        if kind == "float_or_none":
-            return None if value is None else self._number(key, value, integer=False)
-        if kind in ("int", "float"):
-            return self._number(key, value, integer=(kind == "int"))
-        raise AssertionError(f"unknown field kind {kind!r}")  # a bug in SCHEMA, not in a config
-
-    def _number(self, key: str, value: Any, integer: bool) -> int | float:
-        if isinstance(value, str) and _EXPONENT_NUMBER.fullmatch(value.strip()):
-            value = float(value)  # `lr: 1e-4` in a YAML file reads as a string
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            wanted = "an integer" if integer else "a number"
-            raise ConfigError(f"{key}: expected {wanted}, got {value!r}")
-        if integer and not float(value).is_integer():
-            raise ConfigError(f"{key}: expected an integer, got {value!r}")
-        if not math.isfinite(value):
-            raise ConfigError(f"{key}: must be finite, got {value!r}")
-        value = int(value) if integer else float(value)
-        if self.low is not None:
-            if self.low_exclusive and value <= self.low:
-                raise ConfigError(f"{key}: must be greater than {self.low:g}, got {value!r}")
-            if not self.low_exclusive and value < self.low:
-                raise ConfigError(f"{key}: must be at least {self.low:g}, got {value!r}")
-        if self.high is not None and value > self.high:
-            raise ConfigError(f"{key}: must be at most {self.high:g}, got {value!r}")
-        return value
 
 
 # The whole schema, section by section. `nodes` is validated by the node types.
@@ -396,22 +316,6 @@ def register_cross_check(fn: Any) -> Any:
     return fn
 
 
-# A number in exponent notation without a decimal point, e.g. 1e-4 or 3E+2. YAML 1.1
-# (and so PyYAML) reads it as a string, though everyone writes learning rates that way.
-_EXPONENT_NUMBER = re.compile(r"[+-]?[0-9]+[eE][+-]?[0-9]+")
-
-
-def parse_value(text: str) -> Any:
-    """Parse the right-hand side of ``--set key=value`` the way YAML would, except that
-    ``1e-4`` is the number 0.0001 (YAML 1.1 would keep it as the string ``"1e-4"``)."""
-    if _EXPONENT_NUMBER.fullmatch(text.strip()):
-        return float(text)
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError:
-        return text
-
-
 def apply_overrides(raw: dict[str, Any], overrides: Mapping[str, Any] | list[str] | None) -> dict:
     """Apply dotted overrides to a raw (unvalidated) config dict, returning a copy.
 
@@ -422,14 +326,7 @@ def apply_overrides(raw: dict[str, Any], overrides: Mapping[str, Any] | list[str
     out = copy.deepcopy(raw)
     if not overrides:
         return out
-    if not isinstance(overrides, Mapping):
-        pairs = {}
-        for item in overrides:
-            key, sep, value = str(item).partition("=")
-            if not sep or not key.strip():
-                raise ConfigError(f"{item}: an override must look like KEY=VALUE")
-            pairs[key.strip()] = parse_value(value.strip())
-        overrides = pairs
+    overrides = parse_settings(overrides)
     valid = _known_keys(all_sections())
     for key, value in overrides.items():
         parts = key.split(".")
@@ -485,8 +382,7 @@ def load_config(
         try:
             raw = yaml.safe_load(path.read_text(encoding="utf-8"))
         except yaml.YAMLError as err:
-            first = str(err).splitlines()[0] if str(err) else "invalid YAML"
-            raise ConfigError(f"config: '{path}' is not valid YAML ({first})") from None
+            raise ConfigError(f"config: '{path}' is not valid YAML ({first_line(err)})") from None
         except (OSError, UnicodeDecodeError) as err:
             raise ConfigError(f"config: cannot read '{path}' ({err})") from None
         if raw is None:

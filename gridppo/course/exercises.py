@@ -39,6 +39,7 @@ import yaml
 
 from gridppo.agents.ppo import clipped_policy_loss, compute_gae
 from gridppo.config.loader import DEFAULT_CONFIG_PATH, ConfigError, load_config
+from gridppo.grid.profiles import clock
 
 __all__ = [
     "ExerciseError",
@@ -611,11 +612,6 @@ def _plugged(hours: np.ndarray, params: Mapping[str, Any]) -> np.ndarray:
     return (hours >= params["arrival_hour"]) & (hours < params["departure_hour"])
 
 
-def _clock(hours: float) -> str:
-    minutes = int(round(hours * 60))
-    return f"{minutes // 60:02d}:{minutes % 60:02d}"
-
-
 def _run_ev_day(env: Any, node: Any, load_index: int, action: float) -> dict[str, np.ndarray]:
     """One day with every other agent at action 0 and the charger at ``action``.
 
@@ -749,9 +745,9 @@ def check_ev_charger(cls: type, params: Mapping[str, Any] | None = None) -> Pass
         t = int(np.flatnonzero(away.any(axis=1))[0])
         when = "before the cars arrive" if hours[t] < p["arrival_hour"] else "after they leave"
         raise ExerciseError(
-            f"your EV charger draws {drawn[t, 0]:.2f} MW at step {t} ({_clock(hours[t])}), "
-            f"{when} (plugged in from {_clock(p['arrival_hour'])} to "
-            f"{_clock(p['departure_hour'])}): charge only while start hour t * dt_h lies in "
+            f"your EV charger draws {drawn[t, 0]:.2f} MW at step {t} ({clock(hours[t])}), "
+            f"{when} (plugged in from {clock(p['arrival_hour'])} to "
+            f"{clock(p['departure_hour'])}): charge only while start hour t * dt_h lies in "
             "[arrival_hour, departure_hour)"
         )
     if (drawn > p["max_p_mw"] + 1e-6).any():
@@ -814,7 +810,7 @@ def check_ev_charger(cls: type, params: Mapping[str, Any] | None = None) -> Pass
         _check_ev_state(grid, node)
     return Passed(
         f"Passed: {cls.__name__} creates its own load, charges {p['energy_mwh']:g} MWh "
-        f"between {_clock(p['arrival_hour'])} and {_clock(p['departure_hour'])} at up to "
+        f"between {clock(p['arrival_hour'])} and {clock(p['departure_hour'])} at up to "
         f"{p['max_p_mw']:g} MW, pays for its energy and for what is missing at departure."
     )
 

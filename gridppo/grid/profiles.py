@@ -31,7 +31,9 @@ import numpy as np
 
 from gridppo.config.loader import ConfigError
 
-__all__ = ["SPLITS", "DailyProfiles", "generate_profiles", "read_profiles_csv", "build_profiles"]
+__all__ = [
+    "clock",
+    "SPLITS", "DailyProfiles", "generate_profiles", "read_profiles_csv", "build_profiles"]
 
 CSV_COLUMNS = ("day", "step", "load_pu", "pv_pu", "price_eur_per_mwh")
 SPLITS = ("train", "validation", "test")
@@ -81,6 +83,12 @@ class DailyProfiles:
         if split not in SPLITS:
             raise ValueError(f"split: expected one of {', '.join(SPLITS)}, got {split!r}")
         return getattr(self, f"{split}_days")
+
+
+def clock(hours: float) -> str:
+    """A time of day as ``HH:MM``: ``5.5`` -> ``"05:30"``."""
+    minutes = int(round(hours * 60))
+    return f"{minutes // 60:02d}:{minutes % 60:02d}"
 
 
 def _load_shape(hours: np.ndarray) -> np.ndarray:

@@ -44,13 +44,15 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from gridppo.config.loader import SCHEMA, ConfigError, load_config, parse_value
+from gridppo.config.fields import ConfigError, parse_settings
+from gridppo.config.loader import SCHEMA, load_config
 from gridppo.env import BatchedGridEnv
 from gridppo.evaluation.protocol import evaluate_on_test_days
 from gridppo.evaluation.simulate import DayRecord, EvalResult, kpi_table, run_days
 from gridppo.grid.network import PowerGrid
 from gridppo.grid.nodes import Business, Consumer, Producer
 from gridppo.grid.physics import Injections, PowerFlowResult
+from gridppo.grid.profiles import clock
 from gridppo.training.trainer import TrainedPolicy, Trainer
 from gridppo.viz.plots import (
     plot_agent_day,
@@ -99,24 +101,6 @@ def _one_line(err: BaseException) -> str:
     if isinstance(err, ConfigError):
         return first
     return f"{type(err).__name__}: {first}" if first else type(err).__name__
-
-
-def _parse_settings(settings: str | Sequence[str] | Mapping[str, Any] | None) -> dict[str, Any]:
-    """Dotted overrides from ``"ppo.ent_coef=0.01 train.rollout_steps=12"`` (as on the
-    command line: KEY=VALUE separated by spaces, values read as YAML), from a list of
-    such strings, or from a dict."""
-    if not settings:
-        return {}
-    if isinstance(settings, Mapping):
-        return dict(settings)
-    items = settings.split() if isinstance(settings, str) else list(settings)
-    out = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise ConfigError(f"{item}: a setting must look like KEY=VALUE, e.g. ppo.lr=1e-4")
-        out[key.strip()] = parse_value(value.strip())
-    return out
 
 
 def _help(dotted: str) -> str:
@@ -211,7 +195,7 @@ class TrainingPanel(_Displayable):
     ):
         self.config_source = str(config) if isinstance(config, os.PathLike) else config
         self.root = root
-        self.base_overrides = {**QUICK_START, **_parse_settings(overrides)}
+        self.base_overrides = {**QUICK_START, **parse_settings(overrides)}
         self.background = background
         self.redraw_interval_s = redraw_interval_s
         cfg = load_config(self.config_source, self.base_overrides)
@@ -339,7 +323,7 @@ class TrainingPanel(_Displayable):
             if key == "ppo.hidden_sizes":
                 value = [int(value)] * self._depth
             out[key] = value
-        out.update(_parse_settings(self.extra.value))
+        out.update(parse_settings(self.extra.value))
         return out
 
     @property
@@ -663,7 +647,7 @@ class BehaviourExplorer(_Displayable):
         agent's day."""
         rec, t, day = self.record(), self.time.value, self.day.value
         dt_h = 24.0 / self.env.steps_per_day
-        clock = f"{_clock(t * dt_h)}-{_clock((t + 1) * dt_h)}"
+        hours = f"{clock(t * dt_h)}-{clock((t + 1) * dt_h)}"
         with _DRAW_LOCK:
             if grid or self.grid_figure is None:
                 fig = Figure(figsize=(8.5, 7.0), layout="constrained")
@@ -675,7 +659,7 @@ class BehaviourExplorer(_Displayable):
                     flows_mw={a: rec.injection_mw[a][t, 0] for a in rec.injection_mw},
                     branch_p_mw=rec.p_from_mw[t, 0],
                     ax=fig.add_subplot(),
-                    title=f"day {day}, {clock}",
+                    title=f"day {day}, {hours}",
                 )
                 self.grid_figure = fig
                 _show(self.grid_image, fig)
@@ -694,12 +678,6 @@ class BehaviourExplorer(_Displayable):
             f"voltages {m['min_vm_pu'][t, 0]:.3f}-{m['max_vm_pu'][t, 0]:.3f} p.u.; "
             f"highest loading {m['max_loading_percent'][t, 0]:.0f}%"
         )
-
-
-def _clock(hours: float) -> str:
-    """``5.5`` -> ``"05:30"``."""
-    minutes = int(round(hours * 60))
-    return f"{minutes // 60:02d}:{minutes % 60:02d}"
 
 
 # -- the power flow by hand --------------------------------------------------------------

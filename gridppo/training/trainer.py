@@ -56,7 +56,8 @@ import yaml
 from gridppo.agents.ensemble import AgentEnsemble
 from gridppo.agents.ppo import DIAGNOSTICS, PPOAgent
 from gridppo.baselines.policies import HeuristicPolicy, RandomPolicy
-from gridppo.config.loader import ConfigError, load_config
+from gridppo.config.fields import ConfigError, first_line, parse_settings
+from gridppo.config.loader import load_config
 from gridppo.env import BatchedGridEnv
 from gridppo.evaluation.simulate import EvalResult, run_days
 from gridppo.grid.network import METRIC_NAMES, PowerGrid
@@ -116,12 +117,6 @@ class TrainingDivergedError(RuntimeError):
     def __init__(self, message: str, agent: str, update: int, what: str):
         super().__init__(message)
         self.agent, self.update, self.what = agent, update, what
-
-
-def _first_line(err: BaseException, limit: int = 160) -> str:
-    """The first line of an exception's message, shortened, for one-line errors."""
-    text = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _to_tensors(obj: Any) -> Any:
@@ -285,7 +280,7 @@ class TrainedPolicy:
             learners.load_state_dict(state["learners"])
         except (KeyError, ValueError, RuntimeError) as err:
             raise CheckpointError(
-                f"checkpoint: '{path}' does not fit its own configuration ({_first_line(err)})"
+                f"checkpoint: '{path}' does not fit its own configuration ({first_line(err)})"
             ) from None
         return cls(learners, deterministic, name), cfg
 
@@ -313,11 +308,11 @@ def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
                 f"({found.group(1)}); refused, since loading them could run arbitrary code"
             ) from None
         raise CheckpointError(
-            f"checkpoint: '{path}' is corrupt or truncated ({_first_line(err)})"
+            f"checkpoint: '{path}' is corrupt or truncated ({first_line(err)})"
         ) from None
     except Exception as err:  # a damaged zip archive, a short read, ...
         raise CheckpointError(
-            f"checkpoint: '{path}' is corrupt or truncated ({_first_line(err)})"
+            f"checkpoint: '{path}' is corrupt or truncated ({first_line(err)})"
         ) from None
     if not isinstance(state, dict) or "format_version" not in state:
         raise CheckpointError(f"checkpoint: '{path}' is not a gridppo checkpoint")
@@ -431,14 +426,6 @@ def _run_root(folder: Path, checkpoint_dir: str, run_name: str) -> Path:
     return Path(".")
 
 
-def _override_keys(overrides: Mapping[str, Any] | list[str] | None) -> list[str]:
-    if not overrides:
-        return []
-    if isinstance(overrides, Mapping):
-        return [str(k) for k in overrides]
-    return [str(item).partition("=")[0].strip() for item in overrides]
-
-
 class Trainer:
     """Trains one PPO agent per node (or per type) on the grid; see the module docstring.
 
@@ -518,7 +505,7 @@ class Trainer:
         instead and a one-line note says so (on stderr). Raises :class:`CheckpointError`
         if none can be read, and ConfigError for an override that is not allowed.
         """
-        for key in _override_keys(overrides):
+        for key in parse_settings(overrides):
             if key not in RESUME_OVERRIDES:
                 raise ConfigError(
                     f"{key}: cannot be changed when resuming a run (it keeps its "
@@ -538,7 +525,7 @@ class Trainer:
             trainer.load_state_dict(state)
         except (KeyError, ValueError, RuntimeError) as err:
             raise CheckpointError(
-                f"checkpoint: '{path}' does not fit its own configuration ({_first_line(err)})"
+                f"checkpoint: '{path}' does not fit its own configuration ({first_line(err)})"
             ) from None
         # A process killed while saving leaves its temporary file behind.
         for stale in folder.glob(".*.pt.tmp-*"):
