@@ -33,7 +33,7 @@ train: $(STAMP)
 TUTORIALS := $(wildcard notebooks/[0-9][0-9]_*.ipynb)
 NBVAL := --nbval-lax --nbval-current-env --nbval-cell-timeout=300
 # The assignments' reference solutions run the same way. The student versions raise
-# NotImplementedError by design: tests/test_exercises.py checks them against the solutions.
+# NotImplementedError by design: tests/test_course_notebooks.py checks them against the solutions.
 SOLUTIONS := $(wildcard notebooks/assignments/[0-9][0-9]_*_solution.ipynb)
 
 test: $(STAMP) chromium

@@ -20,7 +20,9 @@ The package is layered; each folder uses only the ones above it in this list:
 from gridppo.config.loader import ConfigError, load_config
 from gridppo.env import ActionError, BatchedGridEnv, GridEnv
 from gridppo.grid.network import PowerGrid
-from gridppo.training.trainer import CheckpointError, TrainedPolicy, Trainer, TrainingDivergedError
+from gridppo.training.checkpoints import CheckpointError
+from gridppo.training.trained_policy import TrainedPolicy
+from gridppo.training.trainer import Trainer, TrainingDivergedError
 
 __version__ = "0.1.0"
 

@@ -19,6 +19,20 @@ import threading
 from pathlib import Path
 from typing import Any
 
+import matplotlib.pyplot as plt
+
+from gridppo.baselines.policies import BASELINES
+from gridppo.config.fields import ConfigError
+from gridppo.config.loader import load_config
+from gridppo.evaluation.protocol import DEFAULT_BASELINES, evaluate_on_test_days
+from gridppo.evaluation.simulate import kpi_table
+from gridppo.grid.network import PowerGrid
+from gridppo.training.checkpoints import CheckpointError
+from gridppo.training.trained_policy import TrainedPolicy
+from gridppo.training.trainer import Trainer, TrainingDivergedError
+from gridppo.viz.agent_day import plot_day_overview
+from gridppo.viz.training import plot_learning_curve
+
 __all__ = ["main"]
 
 
@@ -39,11 +53,6 @@ _OPTIMUM_NOTE = (
 
 
 def _simulate(args: argparse.Namespace) -> int:
-    from gridppo.baselines.policies import BASELINES
-    from gridppo.config.loader import load_config
-    from gridppo.evaluation.protocol import evaluate_on_test_days
-    from gridppo.evaluation.simulate import kpi_table
-    from gridppo.viz.plots import plot_day_overview
 
     cfg = load_config(args.config, args.set)
     n_days = _test_day_count(args, cfg)
@@ -56,7 +65,6 @@ def _simulate(args: argparse.Namespace) -> int:
         print(_OPTIMUM_NOTE)
     out = Path(args.plot)
     out.parent.mkdir(parents=True, exist_ok=True)
-    from gridppo.grid.network import PowerGrid
 
     fig = plot_day_overview(result.record, PowerGrid(cfg).nodes)
     fig.savefig(out, dpi=100)
@@ -75,9 +83,18 @@ def _resume_hint(trainer: Any) -> str:
     return f"continue with: gridppo train --resume {last}"
 
 
+def _save_learning_curve(trainer: Trainer) -> Path:
+    """The validation cost over training beside the baselines, as ``learning_curve.png``
+    in the run's log folder; returns the path."""
+    baselines = {name: result.kpis for name, result in trainer.baselines.items()}
+    fig = plot_learning_curve(trainer.eval_history, baselines)
+    path = trainer.log_dir / "learning_curve.png"
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
 def _train(args: argparse.Namespace) -> int:
-    from gridppo.evaluation.simulate import kpi_table
-    from gridppo.training.trainer import Trainer
 
     if args.resume and args.config:
         print("gridppo: --config: a resumed run keeps its checkpoint's config", file=sys.stderr)
@@ -142,7 +159,7 @@ def _train(args: argparse.Namespace) -> int:
     finally:
         if in_main_thread:
             signal.signal(signal.SIGTERM, previous)
-    curve = trainer.save_learning_curve()
+    curve = _save_learning_curve(trainer)
     print(
         f"Done: {summary['updates']} updates, {summary['global_step']:,} environment steps in "
         f"{summary['wall_time_s']:.1f} s ({summary['steps_per_s']:,.0f} steps/s while training)"
@@ -161,9 +178,6 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from gridppo.evaluation.protocol import DEFAULT_BASELINES, evaluate_on_test_days
-    from gridppo.evaluation.simulate import kpi_table
-    from gridppo.training.trainer import TrainedPolicy
 
     policy, cfg = TrainedPolicy.from_checkpoint(args.checkpoint)
     n_days = _test_day_count(args, cfg)
@@ -245,8 +259,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``gridppo`` command."""
-    from gridppo.config.loader import ConfigError
-    from gridppo.training.trainer import CheckpointError, TrainingDivergedError
 
     parser = build_parser()
     args = parser.parse_args(argv)

@@ -38,7 +38,7 @@ from gridppo import (
 from gridppo.cli import main
 from gridppo.config.loader import DEFAULT_CONFIG_PATH
 from gridppo.grid.profiles import read_profiles_csv
-from gridppo.training.trainer import load_checkpoint
+from gridppo.training.checkpoints import load_checkpoint
 
 RAW = yaml.safe_load(DEFAULT_CONFIG_PATH.read_text())
 TINY = {
@@ -539,7 +539,7 @@ CATALOGUE = [
         "older format",
         saved(with_key("format_version", 1)),
         CheckpointError,
-        "has format 1; this version of gridppo reads format 3",
+        "has format 1; this version of gridppo reads format 4",
     ),
     BadInput(
         "checkpoint",

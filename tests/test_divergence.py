@@ -17,10 +17,10 @@ import numpy as np
 import pytest
 import torch
 
-import gridppo.agents.ensemble
+import gridppo.agents.ppo
 from gridppo import Trainer, TrainingDivergedError
 from gridppo.cli import main
-from gridppo.training.trainer import load_checkpoint
+from gridppo.training.checkpoints import load_checkpoint
 
 CONFIG = {
     "train.num_days": 2,
@@ -66,7 +66,7 @@ def poison_reward(trainer: Trainer, monkeypatch: pytest.MonkeyPatch) -> tuple[st
 
 def poison_loss(trainer: Trainer, monkeypatch: pytest.MonkeyPatch) -> tuple[str, str]:
     k = trainer.learners.names.index("producer_5")
-    original = gridppo.ensemble.value_loss
+    original = gridppo.agents.ppo.value_loss
 
     def value_loss(*args: Any, **kwargs: Any) -> torch.Tensor:
         loss = original(*args, **kwargs)
@@ -75,7 +75,7 @@ def poison_loss(trainer: Trainer, monkeypatch: pytest.MonkeyPatch) -> tuple[str,
             loss[k] = torch.nan
         return loss
 
-    monkeypatch.setattr(gridppo.agents.ensemble, "value_loss", value_loss)
+    monkeypatch.setattr(gridppo.agents.ppo, "value_loss", value_loss)
     return "producer_5", "value loss"
 
 
@@ -87,15 +87,12 @@ def poison_parameters(trainer: Trainer, monkeypatch: pytest.MonkeyPatch) -> tupl
     def update(*args: Any, **kwargs: Any) -> Any:
         out = original(*args, **kwargs)
         if during_bad_update(trainer):
-            with torch.no_grad():
-                if hasattr(learners, "names"):
-                    learners.policy.critic[0][learners.names.index("business_13"), 0, 0] = torch.inf
-                else:
-                    next(learners.agents["battery"].policy.parameters()).view(-1)[0] = torch.nan
+            with torch.no_grad():  # one weight of one learner
+                learners.ppo.network.params[learners.learner_names.index(agent), 0] = torch.inf
         return out
 
     monkeypatch.setattr(learners, "update", update)
-    agent = "business_13" if hasattr(learners, "names") else "battery"
+    agent = learners.learner_of["business_13"]
     return agent, "parameters after the update (NaN or infinite gradients)"
 
 
@@ -156,7 +153,7 @@ def test_cli_reports_divergence_in_one_line(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    original = gridppo.ensemble.value_loss
+    original = gridppo.agents.ppo.value_loss
     calls = {"n": 0}
 
     def value_loss(*args: Any, **kwargs: Any) -> torch.Tensor:
@@ -164,7 +161,7 @@ def test_cli_reports_divergence_in_one_line(
         loss = original(*args, **kwargs)
         return loss * torch.nan if calls["n"] > 16 else loss
 
-    monkeypatch.setattr(gridppo.agents.ensemble, "value_loss", value_loss)
+    monkeypatch.setattr(gridppo.agents.ppo, "value_loss", value_loss)
     sets = [a for k, v in CONFIG.items() for a in ("--set", f"{k}={v}")]
     assert main(["train", "--run-name", "nan", "--quiet", *sets]) == 1
     captured = capsys.readouterr()

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import pytest
 
-from gridppo.training.trainer import CheckpointError, load_checkpoint
+from gridppo.training.checkpoints import CheckpointError, load_checkpoint
 
 UPDATES = 20
 CONFIG = {

@@ -23,7 +23,7 @@ import torch
 
 from gridppo import BatchedGridEnv, Trainer, load_config
 from gridppo.cli import main
-from gridppo.training.trainer import load_checkpoint
+from gridppo.training.checkpoints import load_checkpoint
 
 UPDATES = 6
 CONFIG = {
@@ -320,7 +320,7 @@ def test_ctrl_c_inside_torch_save_is_an_interruption(
     its temporary file and leaves the previous checkpoint as it was."""
     import torch.serialization
 
-    from gridppo.training.trainer import save_checkpoint
+    from gridppo.training.checkpoints import save_checkpoint
 
     path = tmp_path / "last.pt"
     save_checkpoint({"weights": torch.ones(3)}, path)

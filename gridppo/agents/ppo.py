@@ -1,49 +1,41 @@
-"""Proximal Policy Optimisation for one agent, written to be read top to bottom.
+"""Proximal Policy Optimisation (Schulman et al. 2017), once, for A agents at once.
 
-The pieces, each importable on its own:
+:class:`PPO` trains A agents side by side, each with its own actor-critic parameters,
+Adam moments, observation and reward statistics and rollout buffer, all stored along a
+leading agent axis. With A = 1 it is the PPO of CleanRL's ``ppo_continuous_action.py``
+(see ``gridppo.agents.gymnasium`` for one agent on Pendulum-v1); the trainer runs the
+grid's 17 independent agents (IPPO) with the same code and A = 17. Nothing couples the
+agents: every loss, advantage normalisation, gradient clip, Adam step, statistic and
+early stop is computed per agent, and no operation reduces over the agent axis (a test
+perturbs one agent's rewards and checks that nothing of any other agent changes).
 
-- :class:`Policy`: actor-critic with separate MLPs and a Gaussian policy whose log
-  standard deviation does not depend on the state.
-- :class:`RunningMeanStd`: running statistics for observation and reward scaling.
-- :func:`compute_gae`: generalised advantage estimation that bootstraps at a
-  time-limit truncation.
-- :class:`RolloutBuffer`: one fixed-length rollout of N parallel streams.
-- :func:`clipped_policy_loss` and :func:`value_loss`: PPO's two losses.
-- :class:`PPOAgent`: its own network, optimizer, buffer and statistics;
-  ``act(obs)`` and ``update()``.
+Parameter sharing groups rows: ``rows[r]`` names the learner (parameter row) data row
+``r`` uses. Agents that share a learner pool their experience: the learner's loss is
+the mean over its members' samples, and its statistics cover all of them.
 
-The implementation follows the "37 implementation details of PPO" (Huang et al.,
-ICLR blog track 2022) for continuous actions: orthogonal initialisation (sqrt(2)
-hidden, 0.01 policy head, 1.0 value head), Adam with eps 1e-5, optional linear
-learning-rate annealing, GAE, shuffled minibatches for K epochs, per-minibatch
-advantage normalisation, the clipped surrogate objective, optional value clipping,
-entropy bonus, global gradient-norm clipping, optional target-KL early stop, a
-state-independent log-std, observation normalisation (clipped to +-10) and reward
-scaling by the running standard deviation of the discounted return.
+One update is CleanRL's story: compute GAE over the rollout; for ``update_epochs``
+epochs, shuffle the samples and, per minibatch, recompute log-probabilities and values,
+normalise advantages, take the clipped surrogate, the (optionally clipped) value loss
+and the entropy bonus, back-propagate, clip the gradient norm, step Adam; stop an agent
+early when its approximate KL exceeds ``target_kl``. The implementation details follow
+"The 37 implementation details of PPO" (Huang et al., ICLR blog track 2022).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
-from gymnasium import spaces
-from torch import nn
-from torch.distributions import Normal
 
-__all__ = [
-    "Policy",
-    "RunningMeanStd",
-    "RewardScaler",
-    "compute_gae",
-    "RolloutBuffer",
-    "clipped_policy_loss",
-    "value_loss",
-    "PPOAgent",
-    "DIAGNOSTICS",
-]
+from gridppo.agents.adam import RowAdam, clip_grad_norm_rows
+from gridppo.agents.buffer import RolloutBuffer
+from gridppo.agents.network import ActorCritic
+from gridppo.agents.normalize import RewardScaler, RunningMeanStd
+
+__all__ = ["DIAGNOSTICS", "PPO", "clipped_policy_loss", "value_loss"]
 
 # The diagnostics every update returns, named as CleanRL logs them (without "losses/").
 DIAGNOSTICS = (
@@ -56,222 +48,6 @@ DIAGNOSTICS = (
 )
 
 
-def layer_init(layer: nn.Linear, std: float = np.sqrt(2), bias: float = 0.0) -> nn.Linear:
-    """Orthogonal weights scaled by ``std`` and constant biases (detail #2 of the 37)."""
-    nn.init.orthogonal_(layer.weight, std)
-    nn.init.constant_(layer.bias, bias)
-    return layer
-
-
-def _mlp(sizes: list[int], out_std: float) -> nn.Sequential:
-    layers: list[nn.Module] = []
-    for a, b in zip(sizes[:-2], sizes[1:-1], strict=True):
-        layers += [layer_init(nn.Linear(a, b)), nn.Tanh()]
-    layers.append(layer_init(nn.Linear(sizes[-2], sizes[-1]), std=out_std))
-    return nn.Sequential(*layers)
-
-
-class Policy(nn.Module):
-    """Actor-critic: separate tanh MLPs for the action mean and the state value.
-
-    The action is Gaussian with mean ``actor(obs)`` and a learned, state-independent
-    ``log_std``. Sampled actions are *not* squashed: the environment clips them to
-    [-1, 1], and the log-probability is that of the unclipped sample (as in CleanRL).
-    """
-
-    def __init__(
-        self,
-        obs_dim: int,
-        act_dim: int,
-        hidden_sizes: list[int] | tuple[int, ...] = (64, 64),
-        init_log_std: float = 0.0,
-    ):
-        super().__init__()
-        sizes = [obs_dim, *hidden_sizes]
-        self.critic = _mlp([*sizes, 1], out_std=1.0)
-        self.actor_mean = _mlp([*sizes, act_dim], out_std=0.01)
-        self.log_std = nn.Parameter(torch.full((1, act_dim), float(init_log_std)))
-
-    def value(self, obs: torch.Tensor) -> torch.Tensor:
-        """State value, [N]."""
-        return self.critic(obs).squeeze(-1)
-
-    def distribution(self, obs: torch.Tensor) -> Normal:
-        """The action distribution for each observation."""
-        mean = self.actor_mean(obs)
-        # Argument validation costs more than the network here; the inputs are ours.
-        return Normal(mean, self.log_std.expand_as(mean).exp(), validate_args=False)
-
-    def evaluate_actions(
-        self, obs: torch.Tensor, actions: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Log-probability [N], entropy [N] and value [N] of given actions."""
-        dist = self.distribution(obs)
-        return dist.log_prob(actions).sum(-1), dist.entropy().sum(-1), self.value(obs)
-
-
-class RunningMeanStd:
-    """Running mean and variance of a stream of batches (Chan et al.'s parallel update)."""
-
-    def __init__(self, shape: tuple[int, ...] = ()):
-        self.mean = np.zeros(shape, dtype=np.float64)
-        self.var = np.ones(shape, dtype=np.float64)
-        self.count = 1e-4
-
-    def update(self, batch: np.ndarray, axis: int = 0) -> None:
-        """Fold a batch into the statistics; ``axis`` is the batch axis (e.g. [N, *shape]
-        with axis 0, or [A, N, d] with axis 1 for A agents' statistics at once)."""
-        batch_mean, batch_var, n = batch.mean(axis=axis), batch.var(axis=axis), batch.shape[axis]
-        delta = batch_mean - self.mean
-        total = self.count + n
-        self.mean = self.mean + delta * n / total
-        m2 = self.var * self.count + batch_var * n + delta**2 * self.count * n / total
-        self.var = m2 / total
-        self.count = total
-
-    def state_dict(self) -> dict[str, Any]:
-        """Tensors and numbers only, so checkpoints load with ``weights_only=True``."""
-        return {
-            "mean": torch.as_tensor(self.mean),
-            "var": torch.as_tensor(self.var),
-            "count": float(self.count),
-        }
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restore what :meth:`state_dict` saved."""
-        self.mean = state["mean"].numpy().astype(np.float64)
-        self.var = state["var"].numpy().astype(np.float64)
-        self.count = float(state["count"])
-
-
-class RewardScaler:
-    """Divide rewards by the running std of the discounted return (detail #31 of the 37).
-
-    Rewards here are in EUR and range over thousands; scaled rewards keep the value
-    targets near unit size without changing which policy is best.
-    """
-
-    def __init__(self, num_envs: int, gamma: float):
-        self.gamma = gamma
-        self.returns = np.zeros(num_envs)
-        self.stats = RunningMeanStd(())
-
-    def __call__(self, rewards: np.ndarray, episode_ended: np.ndarray) -> np.ndarray:
-        """Scale one step's rewards [N]; ``episode_ended`` [N] restarts the return."""
-        self.returns = self.returns * self.gamma + rewards
-        self.stats.update(self.returns)
-        self.returns[episode_ended] = 0.0
-        return rewards / np.sqrt(self.stats.var + 1e-8)
-
-
-def compute_gae(
-    rewards: torch.Tensor,
-    values: torch.Tensor,
-    next_values: torch.Tensor,
-    terminated: torch.Tensor,
-    episode_ended: torch.Tensor,
-    gamma: float,
-    lam: float,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Generalised advantage estimation (Schulman et al. 2016).
-
-    All inputs are [T, N]. ``next_values[t]`` is the value of the state after step t:
-    the next step's value, or, where the episode ended after step t, the value of the
-    *final* observation. ``terminated[t]`` is 1 where the episode truly ended (no
-    future: the next value counts as 0); a time-limit truncation has
-    ``terminated = 0`` and still bootstraps from ``next_values``.
-    ``episode_ended[t]`` (terminated or truncated) stops the advantage from flowing
-    back across the episode boundary. Returns ``(advantages, returns)``, each [T, N].
-    """
-    advantages = torch.zeros_like(rewards)
-    last = torch.zeros_like(rewards[0])
-    for t in reversed(range(rewards.shape[0])):
-        delta = rewards[t] + gamma * (1.0 - terminated[t]) * next_values[t] - values[t]
-        last = delta + gamma * lam * (1.0 - episode_ended[t]) * last
-        advantages[t] = last
-    return advantages, advantages + values
-
-
-class RolloutBuffer:
-    """One rollout of ``num_steps`` steps from ``num_envs`` parallel streams.
-
-    Stores what PPO needs: observations (already normalised), actions, their
-    log-probabilities, values, (scaled) rewards, and the episode flags; then computes
-    advantages with :func:`compute_gae` and serves shuffled minibatches.
-    """
-
-    def __init__(self, num_steps: int, num_envs: int, obs_dim: int, act_dim: int):
-        self.num_steps, self.num_envs = num_steps, num_envs
-        self.obs = torch.zeros(num_steps, num_envs, obs_dim)
-        self.actions = torch.zeros(num_steps, num_envs, act_dim)
-        self.logprobs = torch.zeros(num_steps, num_envs)
-        self.values = torch.zeros(num_steps, num_envs)
-        self.rewards = torch.zeros(num_steps, num_envs)
-        self.terminated = torch.zeros(num_steps, num_envs)
-        self.episode_ended = torch.zeros(num_steps, num_envs)
-        self.final_values = torch.zeros(num_steps, num_envs)  # V(final obs) where ended
-        self.advantages = torch.zeros(num_steps, num_envs)
-        self.returns = torch.zeros(num_steps, num_envs)
-        self.step = 0
-
-    def add(
-        self,
-        obs: torch.Tensor,
-        actions: torch.Tensor,
-        logprobs: torch.Tensor,
-        values: torch.Tensor,
-        rewards: np.ndarray,
-        terminated: np.ndarray,
-        episode_ended: np.ndarray,
-        final_values: torch.Tensor | None = None,
-    ) -> None:
-        """Store one step for every stream."""
-        if self.step >= self.num_steps:
-            raise RuntimeError("RolloutBuffer is full; call compute_advantages and reset")
-        t = self.step
-        self.obs[t], self.actions[t], self.logprobs[t], self.values[t] = (
-            obs,
-            actions,
-            logprobs,
-            values,
-        )
-        self.rewards[t] = torch.as_tensor(rewards, dtype=torch.float32)
-        self.terminated[t] = torch.as_tensor(terminated, dtype=torch.float32)
-        self.episode_ended[t] = torch.as_tensor(episode_ended, dtype=torch.float32)
-        self.final_values[t] = 0.0 if final_values is None else final_values
-        self.step += 1
-
-    def compute_advantages(self, last_values: torch.Tensor, gamma: float, lam: float) -> None:
-        """GAE over the stored rollout; ``last_values`` [N] is V of the next observation."""
-        following = torch.cat([self.values[1:], last_values[None]], dim=0)
-        next_values = torch.where(self.episode_ended > 0, self.final_values, following)
-        self.advantages, self.returns = compute_gae(
-            self.rewards,
-            self.values,
-            next_values,
-            self.terminated,
-            self.episode_ended,
-            gamma,
-            lam,
-        )
-
-    def flat(self) -> dict[str, torch.Tensor]:
-        """The rollout flattened to [T * N, ...] tensors."""
-        n = self.num_steps * self.num_envs
-        return {
-            "obs": self.obs.reshape(n, -1),
-            "actions": self.actions.reshape(n, -1),
-            "logprobs": self.logprobs.reshape(n),
-            "values": self.values.reshape(n),
-            "advantages": self.advantages.reshape(n),
-            "returns": self.returns.reshape(n),
-        }
-
-    def reset(self) -> None:
-        """Start filling from the first step again."""
-        self.step = 0
-
-
 def clipped_policy_loss(
     new_logprob: torch.Tensor,
     old_logprob: torch.Tensor,
@@ -281,16 +57,15 @@ def clipped_policy_loss(
     """PPO's clipped surrogate objective, as a loss to minimise.
 
     ``loss = mean(max(-A * r, -A * clip(r, 1 - eps, 1 + eps)))`` with the probability
-    ratio ``r = exp(new_logprob - old_logprob)``, averaged over the last axis. Returns
-    ``(loss, approx_kl, clipfrac)``, where ``approx_kl = mean((r - 1) - log r)`` (the low-variance
-    estimator) and ``clipfrac`` is the share of samples whose ratio was clipped.
+    ratio ``r = exp(new_logprob - old_logprob)``, averaged over the last axis (a batch
+    [N] gives scalars, agents' rows [R, N] one value per agent). Returns
+    ``(loss, approx_kl, clipfrac)``, where ``approx_kl = mean((r - 1) - log r)`` (the
+    low-variance estimator) and ``clipfrac`` is the share of samples whose ratio was clipped.
     """
     log_ratio = new_logprob - old_logprob
     ratio = log_ratio.exp()
     unclipped = -advantages * ratio
     clipped = -advantages * torch.clamp(ratio, 1.0 - clip_coef, 1.0 + clip_coef)
-    # Means over the last axis: a batch [N] gives scalars, a stack of agents [A, N]
-    # gives one value per agent (see gridppo.ensemble).
     loss = torch.max(unclipped, clipped).mean(-1)
     with torch.no_grad():
         approx_kl = ((ratio - 1.0) - log_ratio).mean(-1)
@@ -304,8 +79,9 @@ def value_loss(
     returns: torch.Tensor,
     clip_coef: float | None,
 ) -> torch.Tensor:
-    """Half the squared error to the returns; with ``clip_coef``, PPO's clipped version
-    (the larger of the plain and the clipped-around-the-old-value errors)."""
+    """Half the squared error to the returns, averaged over the last axis; with
+    ``clip_coef``, PPO's clipped version (the larger of the plain and the
+    clipped-around-the-old-value errors)."""
     plain = (new_values - returns) ** 2
     if clip_coef is None:
         return 0.5 * plain.mean(-1)
@@ -315,7 +91,7 @@ def value_loss(
 
 @dataclass
 class _Step:
-    """What ``act`` keeps until the rewards of that step arrive."""
+    """What :meth:`PPO.act` keeps until the rewards of that step arrive."""
 
     obs: torch.Tensor
     actions: torch.Tensor
@@ -323,187 +99,236 @@ class _Step:
     values: torch.Tensor
 
 
-class PPOAgent:
-    """One learner: its own :class:`Policy`, Adam optimizer, buffer and statistics.
+class PPO:
+    """PPO for R agents at once; see the module docstring.
 
     Arguments:
-        name: the agent's name (a node name, or a node type under parameter sharing).
-        observation_space, action_space: the agent's gymnasium Boxes.
-        ppo: the ``ppo`` section of a validated config.
+        obs_dims, act_dims: each agent's observation and action size (R entries).
+        ppo: the ``ppo`` section of a validated config (``lr``, ``gamma``, ...).
         num_steps: rollout length T.
-        num_envs: parallel streams N it acts for (days, times members under sharing).
-        seed: seeds the network initialisation, action noise and minibatch shuffling.
+        num_envs: parallel streams N every agent acts on.
+        seed: learner ``g`` is initialised from ``seed + g``; ``seed`` also seeds the
+            action noise and the minibatch shuffling.
+        rows: the learner of each agent (default: one learner each, i.e. independent
+            agents). Agents sharing a learner must have the same sizes.
 
-    Use: ``actions = agent.act(obs)`` each step, then ``agent.observe_rewards(...)``;
-    after T steps ``diagnostics = agent.update(last_obs, progress)``.
+    Arrays have a leading agent axis: observations [R, N, obs_dim] (zero-padded to the
+    largest size), actions [R, N, act_dim], rewards and flags [R, N]. Each step call
+    :meth:`act` then :meth:`observe`; after T steps, :meth:`update`.
     """
 
     def __init__(
         self,
-        name: str,
-        observation_space: spaces.Box,
-        action_space: spaces.Box,
-        ppo: dict[str, Any],
+        obs_dims: Sequence[int],
+        act_dims: Sequence[int],
+        ppo: Mapping[str, Any],
         num_steps: int,
         num_envs: int,
         seed: int = 0,
+        rows: Sequence[int] | None = None,
     ):
-        self.name = name
         self.cfg = dict(ppo)
-        self.obs_dim = observation_space.shape[0]
-        self.act_dim = action_space.shape[0]
-        self.generator = torch.Generator().manual_seed(seed)
-        with torch.random.fork_rng():
-            torch.manual_seed(seed)
-            self.policy = Policy(
-                self.obs_dim, self.act_dim, ppo["hidden_sizes"], ppo["init_log_std"]
-            )
-        # eps 1e-5 as in the reference implementations (detail #3); foreach batches the
-        # per-parameter arithmetic, which matters for networks this small.
-        self.optimizer = torch.optim.Adam(
-            self.policy.parameters(), lr=ppo["lr"], eps=1e-5, foreach=True
+        self.obs_dims, self.act_dims = list(obs_dims), list(act_dims)
+        self.rows = list(range(len(self.obs_dims))) if rows is None else list(rows)
+        num_learners = max(self.rows) + 1
+        first = [self.rows.index(g) for g in range(num_learners)]  # each learner's first agent
+        for r, g in enumerate(self.rows):
+            if (self.obs_dims[r], self.act_dims[r]) != (obs_dims[first[g]], act_dims[first[g]]):
+                raise ValueError(f"agents {first[g]} and {r} share a learner but differ in size")
+        self.network = ActorCritic(
+            [self.obs_dims[k] for k in first],
+            [self.act_dims[k] for k in first],
+            self.cfg["hidden_sizes"],
+            self.cfg["init_log_std"],
+            seeds=[seed + g for g in range(num_learners)],
+            rows=self.rows,
         )
-        self.obs_stats = RunningMeanStd((self.obs_dim,))
-        self.reward_scaler = RewardScaler(num_envs, ppo["gamma"])
-        self.buffer = RolloutBuffer(num_steps, num_envs, self.obs_dim, self.act_dim)
+        # eps 1e-5 as in the reference implementations (detail #3).
+        self.optimizer = RowAdam(self.network.params, lr=self.cfg["lr"], eps=1e-5)
+        self.generator = torch.Generator().manual_seed(seed)
+        self.obs_stats = RunningMeanStd((self.network.obs_dim,), self.rows)
+        self.reward_scaler = RewardScaler(self.rows, num_envs, self.cfg["gamma"])
+        self.buffer = RolloutBuffer(
+            num_steps, len(self.rows), num_envs, self.network.obs_dim, self.network.act_dim
+        )
+        # How many agents each learner has (1 each without parameter sharing).
+        self._rows_index = torch.tensor(self.rows)
+        self._members = torch.zeros(num_learners).index_add_(
+            0, self._rows_index, torch.ones(len(self.rows))
+        )
         self._pending: _Step | None = None
+
+    @property
+    def num_learners(self) -> int:
+        """How many parameter rows (learners) there are."""
+        return len(self._members)
+
+    def pooled(self, per_agent: torch.Tensor) -> torch.Tensor:
+        """Per-agent means [R] -> per-learner means [L] (agents have equal sample counts).
+
+        Each learner sums only its own agents (``index_add``, not a matrix product, in
+        which a NaN of one agent would reach every learner as 0 * NaN)."""
+        shares = per_agent / self._members[self._rows_index]
+        return torch.zeros(self.num_learners, dtype=per_agent.dtype).index_add_(
+            0, self._rows_index, shares
+        )
 
     # -- acting --------------------------------------------------------------
     def normalize(self, obs: np.ndarray, update: bool = False) -> torch.Tensor:
-        """Observations as a float tensor, standardised by the running statistics
-        (updated first when ``update``) and clipped to +-10."""
+        """Observations [R, N, D] as a float tensor, standardised by each learner's
+        running statistics (updated first when ``update``) and clipped to +-10."""
         obs = np.asarray(obs, dtype=np.float64)
         if not self.cfg["norm_obs"]:
             return torch.as_tensor(obs, dtype=torch.float32)
         if update:
             self.obs_stats.update(obs)
-        scaled = (obs - self.obs_stats.mean) / np.sqrt(self.obs_stats.var + 1e-8)
-        return torch.as_tensor(np.clip(scaled, -10.0, 10.0), dtype=torch.float32)
+        scaled = np.clip(self.obs_stats.normalize(obs), -10.0, 10.0)
+        return torch.as_tensor(scaled, dtype=torch.float32)
 
     @torch.no_grad()
     def act(self, obs: np.ndarray, deterministic: bool = False, learn: bool = True) -> np.ndarray:
-        """Actions [N, act_dim] for observations [N, obs_dim].
+        """Actions [R, N, act_dim] for observations [R, N, obs_dim].
 
         With ``learn`` (training), the observation statistics are updated and the step
         is remembered for the buffer; ``deterministic`` returns the mean action.
         """
         x = self.normalize(obs, update=learn)
-        dist = self.policy.distribution(x)
-        if deterministic:
-            actions = dist.mean
-        else:
-            noise = torch.randn(dist.mean.shape, generator=self.generator)
-            actions = dist.mean + dist.stddev * noise
+        action, logprob, _, value = self.network.get_action_and_value(
+            x, generator=self.generator, deterministic=deterministic
+        )
         if learn:
-            self._pending = _Step(x, actions, dist.log_prob(actions).sum(-1), self.policy.value(x))
-        return actions.numpy()
+            self._pending = _Step(x, action, logprob, value)
+        return action.numpy()
 
     @torch.no_grad()
-    def observe_rewards(
+    def observe(
         self,
         rewards: np.ndarray,
         terminated: np.ndarray,
         truncated: np.ndarray,
         final_obs: np.ndarray | None = None,
     ) -> None:
-        """Store the step ``act`` started, with its rewards [N] and episode flags [N].
+        """Store the step :meth:`act` began, with its rewards and episode flags [R, N].
 
-        ``final_obs`` [N, obs_dim] is the observation at which an episode ended (its
+        ``final_obs`` [R, N, obs_dim] is the observation at which an episode ended (its
         value is the bootstrap for a truncation); rows that did not end are ignored.
         """
         if self._pending is None:
-            raise RuntimeError("observe_rewards() needs a preceding act(learn=True)")
-        ended = np.asarray(terminated, bool) | np.asarray(truncated, bool)
+            raise RuntimeError("observe() needs a preceding act(learn=True)")
+        terminated = np.asarray(terminated, dtype=bool)
+        ended = terminated | np.asarray(truncated, dtype=bool)
         rewards = np.asarray(rewards, dtype=np.float64)
         if self.cfg["norm_reward"]:
             rewards = self.reward_scaler(rewards, ended)
         final_values = None
         if final_obs is not None and ended.any():
-            final_values = self.policy.value(self.normalize(final_obs)) * torch.as_tensor(ended)
+            v = self.network.get_value(self.normalize(final_obs))
+            final_values = v * torch.as_tensor(ended, dtype=torch.float32)
         step = self._pending
         self.buffer.add(
-            step.obs,
-            step.actions,
-            step.logprobs,
-            step.values,
-            rewards,
-            terminated,
-            ended,
+            step.obs, step.actions, step.logprobs, step.values, rewards, terminated, ended,
             final_values,
-        )
+        )  # fmt: skip
         self._pending = None
 
     # -- learning ------------------------------------------------------------
-    def update(self, last_obs: np.ndarray, progress: float = 0.0) -> dict[str, float]:
-        """One PPO update on the full buffer; returns the diagnostics (:data:`DIAGNOSTICS`).
+    def _normalize_advantages(self, adv: torch.Tensor) -> torch.Tensor:
+        """Standardise advantages [R, M] over each learner's samples (unbiased std, as
+        ``adv.std()`` in CleanRL)."""
+        mean = self.pooled(adv.mean(-1))[self.rows]
+        n = self._members * adv.shape[1]
+        var = self.pooled(((adv - mean[:, None]) ** 2).mean(-1)) * n / (n - 1)
+        return (adv - mean[:, None]) / (var.sqrt()[self.rows][:, None] + 1e-8)
 
-        ``last_obs`` [N, obs_dim] is the observation after the rollout's last step;
+    def update(self, last_obs: np.ndarray, progress: float = 0.0) -> dict[str, np.ndarray]:
+        """One PPO update on the full buffer; returns each agent's diagnostics
+        (:data:`DIAGNOSTICS`, arrays [R]; agents sharing a learner report the learner's).
+
+        ``last_obs`` [R, N, obs_dim] is the observation after the rollout's last step;
         ``progress`` in [0, 1] is the share of training done (for lr annealing).
         """
-        cfg = self.cfg
-        if self.buffer.step != self.buffer.num_steps:
-            raise RuntimeError(
-                f"{self.name}: buffer holds {self.buffer.step} of {self.buffer.num_steps} steps"
-            )
+        cfg, buffer = self.cfg, self.buffer
+        if buffer.step != buffer.num_steps:
+            raise RuntimeError(f"buffer holds {buffer.step} of {buffer.num_steps} steps")
         if cfg["anneal_lr"]:
-            self.optimizer.param_groups[0]["lr"] = cfg["lr"] * max(1.0 - progress, 0.0)
+            self.optimizer.lr = cfg["lr"] * max(1.0 - progress, 0.0)
         with torch.no_grad():
-            last_values = self.policy.value(self.normalize(last_obs))
-        self.buffer.compute_advantages(last_values, cfg["gamma"], cfg["gae_lambda"])
-        data = self.buffer.flat()
-        batch = data["obs"].shape[0]
-        minibatch = max(batch // cfg["num_minibatches"], 1)
+            last_values = self.network.get_value(self.normalize(last_obs))
+        buffer.compute_advantages(last_values, cfg["gamma"], cfg["gae_lambda"])
+        b = buffer.rows()
+        batch_size = b["obs"].shape[1]
+        minibatch_size = max(batch_size // cfg["num_minibatches"], 1)
         clip_v = cfg["clip_coef"] if cfg["clip_vloss"] else None
-        sums = dict.fromkeys(DIAGNOSTICS, 0.0)
-        count = 0
+        # Each learner's loss is the mean over its agents: weight agent r by 1 / members.
+        weight = (1.0 / self._members)[self.rows]
+        active = torch.ones(self.num_learners, dtype=torch.bool)  # not yet stopped by target_kl
+        sums = {key: torch.zeros(self.num_learners) for key in DIAGNOSTICS[:-1]}
+        count = torch.zeros(self.num_learners)
         for _epoch in range(cfg["update_epochs"]):
-            order = torch.randperm(batch, generator=self.generator)
-            for start in range(0, batch, minibatch):
-                idx = order[start : start + minibatch]
-                logprob, entropy, value = self.policy.evaluate_actions(
-                    data["obs"][idx], data["actions"][idx]
+            order = torch.randperm(batch_size, generator=self.generator)
+            for start in range(0, batch_size, minibatch_size):
+                idx = order[start : start + minibatch_size]
+                _, newlogprob, entropy, newvalue = self.network.get_action_and_value(
+                    b["obs"][:, idx], b["actions"][:, idx]
                 )
-                adv = data["advantages"][idx]
+                mb_advantages = b["advantages"][:, idx]
                 if cfg["norm_adv"] and len(idx) > 1:
-                    adv = (adv - adv.mean()) / (adv.std() + 1e-8)
+                    mb_advantages = self._normalize_advantages(mb_advantages)
                 pg_loss, approx_kl, clipfrac = clipped_policy_loss(
-                    logprob, data["logprobs"][idx], adv, cfg["clip_coef"]
+                    newlogprob, b["logprobs"][:, idx], mb_advantages, cfg["clip_coef"]
                 )
-                v_loss = value_loss(value, data["values"][idx], data["returns"][idx], clip_v)
-                entropy_mean = entropy.mean()
-                loss = pg_loss - cfg["ent_coef"] * entropy_mean + cfg["vf_coef"] * v_loss
-                self.optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                nn.utils.clip_grad_norm_(self.policy.parameters(), cfg["max_grad_norm"])
-                self.optimizer.step()
-                for key, value_ in (
+                v_loss = value_loss(newvalue, b["values"][:, idx], b["returns"][:, idx], clip_v)
+                entropy_loss = entropy.mean(-1)
+                loss = pg_loss - cfg["ent_coef"] * entropy_loss + v_loss * cfg["vf_coef"]
+
+                self.optimizer.zero_grad()
+                (loss * weight).sum().backward()
+                clip_grad_norm_rows(self.network.params.grad, cfg["max_grad_norm"])
+                self.optimizer.step(active)
+
+                learner_kl = self.pooled(approx_kl)
+                for key, value in (
                     ("policy_loss", pg_loss),
                     ("value_loss", v_loss),
-                    ("entropy", entropy_mean),
+                    ("entropy", entropy_loss),
                     ("approx_kl", approx_kl),
                     ("clipfrac", clipfrac),
                 ):
-                    sums[key] += float(value_.detach())
-                count += 1
-            if cfg["target_kl"] is not None and float(approx_kl) > cfg["target_kl"]:
-                break
-        diagnostics = {k: v / max(count, 1) for k, v in sums.items() if k != "explained_variance"}
-        returns, values = data["returns"], data["values"]
-        var_returns = returns.var()
-        diagnostics["explained_variance"] = float(
-            1.0 - (returns - values).var() / var_returns if var_returns > 0 else float("nan")
-        )
-        self.buffer.reset()
-        return diagnostics
+                    sums[key] += torch.where(active, self.pooled(value.detach()), 0.0)
+                count += active
+            if cfg["target_kl"] is not None:
+                active &= learner_kl <= cfg["target_kl"]
+                if not active.any():
+                    break
+        diagnostics = {key: (total / count.clamp(min=1))[self.rows] for key, total in sums.items()}
+        diagnostics["explained_variance"] = self._explained_variance(b["values"], b["returns"])
+        buffer.reset()
+        return {key: value.numpy().astype(np.float64) for key, value in diagnostics.items()}
 
-    # -- saving --------------------------------------------------------------
+    def _explained_variance(self, values: torch.Tensor, returns: torch.Tensor) -> torch.Tensor:
+        """1 - Var(returns - values) / Var(returns) over each learner's samples [R]
+        (NaN where the returns do not vary)."""
+
+        def pooled_var(x: torch.Tensor) -> torch.Tensor:
+            mean = self.pooled(x.mean(-1))[self.rows]
+            return self.pooled(((x - mean[:, None]) ** 2).mean(-1))
+
+        var_returns = pooled_var(returns)
+        explained = 1.0 - pooled_var(returns - values) / var_returns
+        return torch.where(var_returns > 0, explained, torch.nan)[self.rows]
+
+    # -- checks and saving ---------------------------------------------------
+    def finite_learners(self) -> torch.Tensor:
+        """Which learners' parameters are all finite, [L] booleans."""
+        return torch.isfinite(self.network.params.detach()).all(dim=1)
+
     def state_dict(self) -> dict[str, Any]:
         """Everything needed to act and to keep learning; tensors and plain data only."""
         return {
-            "name": self.name,
-            "obs_dim": self.obs_dim,
-            "act_dim": self.act_dim,
-            "policy": self.policy.state_dict(),
+            "obs_dims": list(self.obs_dims),
+            "act_dims": list(self.act_dims),
+            "rows": list(self.rows),
+            "params": self.network.params.detach().clone(),
             "optimizer": self.optimizer.state_dict(),
             "obs_stats": self.obs_stats.state_dict(),
             "reward_stats": self.reward_scaler.stats.state_dict(),
@@ -511,14 +336,18 @@ class PPOAgent:
             "generator": self.generator.get_state(),
         }
 
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restore what :meth:`state_dict` saved (shapes must match)."""
-        if (state["obs_dim"], state["act_dim"]) != (self.obs_dim, self.act_dim):
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Restore what :meth:`state_dict` saved (same agents, sizes and grouping); the
+        rollout buffer starts empty."""
+        mine = (self.obs_dims, self.act_dims, self.rows)
+        theirs = (list(state["obs_dims"]), list(state["act_dims"]), list(state["rows"]))
+        if mine != theirs:
             raise ValueError(
-                f"{self.name}: checkpoint has obs/action sizes {state['obs_dim']}/"
-                f"{state['act_dim']}, this agent {self.obs_dim}/{self.act_dim}"
+                "saved agents differ in number, sizes or parameter sharing from these "
+                f"(observation sizes {theirs[0]} against {mine[0]})"
             )
-        self.policy.load_state_dict(state["policy"])
+        with torch.no_grad():
+            self.network.params.copy_(state["params"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.obs_stats.load_state_dict(state["obs_stats"])
         self.reward_scaler.stats.load_state_dict(state["reward_stats"])
@@ -526,3 +355,5 @@ class PPOAgent:
         if returns.shape == self.reward_scaler.returns.shape:
             self.reward_scaler.returns = returns
         self.generator.set_state(state["generator"])
+        self.buffer.reset()
+        self._pending = None
