@@ -1,4 +1,4 @@
-"""Packaging and end-to-end use: dependency lists, imports, the CLI, and the baselines."""
+"""Packaging and end-to-end use: dependency lists, imports, and the baselines."""
 
 from __future__ import annotations
 
@@ -15,8 +15,7 @@ from packaging.specifiers import SpecifierSet
 
 from gridppo import BatchedGridEnv, PowerGrid
 from gridppo.baselines.policies import BASELINES, HeuristicPolicy, RandomPolicy, SingleStepOPFPolicy
-from gridppo.cli import main
-from gridppo.evaluation.simulate import KPI_NAMES, run_days
+from gridppo.evaluation.simulate import run_days
 
 try:
     import tomllib
@@ -94,42 +93,6 @@ def test_the_documented_import_works_in_a_fresh_interpreter() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "gridppo_v0"
-
-
-def test_python_dash_m_runs_the_command_line() -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "gridppo", "simulate", "--days", "0"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 2
-    assert done.stderr.strip() == (
-        "gridppo: error: --days: must be between 1 and time.test_days (20), got 0"
-    )
-
-
-def test_cli_simulate_prints_kpis_and_plots(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    plot = tmp_path / "plots" / "day.png"
-    code = main(["simulate", "--policy", "random", "--days", "1", "--plot", str(plot)])
-    captured = capsys.readouterr()
-    assert code == 0, captured.err
-    assert "On 1 test day(s)" in captured.out
-    for kpi in KPI_NAMES:
-        # The gap to the optimum is shown only when the optimum ran too.
-        assert (kpi in captured.out) == (kpi != "gap_to_optimum_percent"), kpi
-    assert "random" in captured.out
-    assert plot.is_file() and plot.stat().st_size > 1000
-
-
-def test_cli_rejects_more_days_than_the_test_split(capsys: pytest.CaptureFixture[str]) -> None:
-    code = main(["simulate", "--policy", "random", "--days", "21"])
-    err = capsys.readouterr().err.strip()
-    assert code == 2
-    assert "--days: must be between 1 and time.test_days (20), got 21" in err
 
 
 def test_every_baseline_has_a_name_the_cli_accepts(grid: PowerGrid) -> None:

@@ -1,15 +1,13 @@
-"""The trainer: learning on a one-agent task, checkpoints, determinism, logs, the CLI."""
+"""The trainer: learning on a one-agent task, checkpoints, determinism, logs, callbacks."""
 
 from __future__ import annotations
 
-import csv
 import math
 
 import numpy as np
 import pytest
 import torch
 
-from gridppo.cli import main
 from gridppo.config.loader import load_config
 from gridppo.training.trainer import TrainedPolicy, Trainer
 
@@ -138,36 +136,6 @@ def test_callbacks_fire_with_their_payloads(tmp_path):
     assert seen["on_train_end"][0]["updates"] == 3
     with pytest.raises(ValueError, match="unknown event"):
         trainer.add_callback("on_banana", print)
-
-
-def test_cli_train_writes_logs_and_checkpoints(tmp_path, monkeypatch, capsys):
-    monkeypatch.chdir(tmp_path)
-    sets = [f"{k}={v}" for k, v in {**TINY, "train.tensorboard": True}.items()]
-    args = ["train", "--run-name", "cli", "--quiet"] + [a for s in sets for a in ("--set", s)]
-    assert main(args) == 0
-    out = capsys.readouterr().out
-    log_dir, ckpt_dir = tmp_path / "logs" / "cli", tmp_path / "checkpoints" / "cli"
-    assert str(log_dir) in out or "logs/cli" in out
-    assert "system_cost_eur" in out and "heuristic" in out
-    with open(log_dir / "metrics.csv") as handle:
-        rows = list(csv.DictReader(handle))
-    assert [int(float(r["update"])) for r in rows] == [1, 2, 3]
-    assert "losses/approx_kl/battery_3" in rows[0] and "grid/max_loading_percent" in rows[0]
-    assert rows[1]["validation/system_cost_eur"] != ""
-    assert rows[0]["validation/system_cost_eur"] == ""
-    assert not any(key.startswith("eval/") for key in rows[0])
-    assert (log_dir / "config.yaml").is_file()
-    assert list(log_dir.glob("events.out.tfevents.*"))
-    assert (log_dir / "learning_curve.png").is_file()
-    for name in ("best.pt", "last.pt", "update_000002.pt"):
-        assert (ckpt_dir / name).is_file(), name
-    assert main(["evaluate", "--checkpoint", str(ckpt_dir / "best.pt"), "--days", "1"]) == 0
-    out = capsys.readouterr().out
-    assert "ippo" in out and "Reward per type" in out and "battery" in out
-    # On the test days, against the day's optimum (the single-step OPF only on request).
-    assert "1 test day(s)" in out
-    assert "optimum" in out and "gap_to_optimum_percent" in out
-    assert "single_step_opf" not in out
 
 
 def test_train_refuses_more_updates_than_the_schedule_and_honours_an_early_stop(tmp_path):
