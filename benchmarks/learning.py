@@ -39,7 +39,7 @@ from gridppo.baselines.optimum import OptimumPolicy  # noqa: E402
 from gridppo.evaluation.protocol import evaluate_on_test_days  # noqa: E402
 from gridppo.evaluation.simulate import kpi_table, mean_ci, paired_gap_percent, run_days  # noqa: E402
 from gridppo.training.trainer import TrainedPolicy, Trainer  # noqa: E402
-from gridppo.viz.plots import plot_day_against_optimum  # noqa: E402
+from gridppo.viz import plot_day_against_optimum  # noqa: E402
 
 TARGETS = {
     "gap_to_optimum_percent": 5.0,

@@ -3,7 +3,7 @@
 :class:`PPO` trains A agents side by side, each with its own actor-critic parameters,
 Adam moments, observation and reward statistics and rollout buffer, all stored along a
 leading agent axis. With A = 1 it is the PPO of CleanRL's ``ppo_continuous_action.py``
-(see ``gridppo.agents.gymnasium`` for one agent on Pendulum-v1); the trainer runs the
+(see :mod:`gridppo.agents.single_agent` for one agent on Pendulum-v1); the trainer runs the
 grid's 17 independent agents (IPPO) with the same code and A = 17. Nothing couples the
 agents: every loss, advantage normalisation, gradient clip, Adam step, statistic and
 early stop is computed per agent, and no operation reduces over the agent axis (a test

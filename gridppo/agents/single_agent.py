@@ -24,6 +24,7 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
+import torch
 from gymnasium.vector import AutoresetMode
 
 from gridppo.agents.ppo import PPO
@@ -60,12 +61,16 @@ def train_single_agent(
     num_envs: int = 16,
     num_steps: int = 128,
     ppo: Mapping[str, Any] | None = None,
+    torch_threads: int = 1,
 ) -> np.ndarray:
     """Train one PPO agent on a Gymnasium Box-action environment; returns the return
     of every episode finished during training, in order.
 
     Actions are the policy's output clipped to [-1, 1] and scaled to the action space.
+    ``torch_threads`` is 1 because networks this small run fastest on one thread (more
+    threads wait on each other, badly so when other programs share the cores).
     """
+    torch.set_num_threads(torch_threads)
     cfg = {**PENDULUM_PPO, **(ppo or {})}
     envs = gym.make_vec(
         env_id,
