@@ -17,7 +17,8 @@ The package is layered; each folder uses only the ones above it in this list:
   widgets and coursework checkers, on top of everything else.
 """
 
-from gridppo.config.loader import ConfigError, load_config
+from gridppo.config.fields import ConfigError
+from gridppo.config.loader import load_config
 from gridppo.env import ActionError, BatchedGridEnv, GridEnv
 from gridppo.grid.network import PowerGrid
 from gridppo.training.checkpoints import CheckpointError

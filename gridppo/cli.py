@@ -21,7 +21,7 @@ from typing import Any
 
 import matplotlib.pyplot as plt
 
-from gridppo.baselines.policies import BASELINES
+from gridppo.baselines.registry import BASELINES
 from gridppo.config.fields import ConfigError
 from gridppo.config.loader import load_config
 from gridppo.evaluation.protocol import DEFAULT_BASELINES, evaluate_on_test_days

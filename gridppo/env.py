@@ -12,7 +12,7 @@ actions into setpoints, the AC power flow is solved, and each agent receives its
 economic reward minus the weighted grid penalty.
 
 **Observation space.** A Box per agent: the common features of
-:mod:`gridppo.nodes` (own and neighbour voltages, own injection, the loading of the
+:mod:`gridppo.grid.node` (own and neighbour voltages, own injection, the loading of the
 branches at its bus, time of day, price and its forecast) followed by the node type's
 own features. Voltages, loadings and injections are measured by the previous step's
 power flow (or, at the start of a day, by a power flow of the case setpoints with the
@@ -24,14 +24,15 @@ wrong shape, raise :class:`ActionError`.
 
 **Rewards.** ``reward = local_eur - grid_penalty_weight * penalty_eur`` where
 ``penalty_eur`` prices voltage violations, overloads and a failed power flow (see
-:meth:`gridppo.grid.PowerGrid.penalty_eur`); every agent receives the whole penalty,
-not a share of it. The market settles every step: each node pays or is paid the price
-for its own energy (``energy_eur``), the upstream grid is paid the price for the import
-at the slack bus, and the network losses are bought at the price and charged to
-whatever draws power, in proportion to what it draws (``loss_charge_eur``). When every
-load of the net belongs to a node, as in the default grid, the payments balance to
-zero; a load no node owns is nobody's to bill, for its energy or its share of the
-losses. Every component is reported per agent in the infos.
+:mod:`gridppo.grid.penalty`, which owns the config's ``reward`` section); every agent
+receives the whole penalty, not a share of it. The market settles every step (see
+:mod:`gridppo.grid.settlement`): each node pays or is paid the price for its own energy
+(``energy_eur``), the upstream grid is paid the price for the import at the slack bus,
+and the network losses are bought at the price and charged to whatever draws power, in
+proportion to what it draws (``loss_charge_eur``). When every load of the net belongs
+to a node, as in the default grid, the payments balance to zero; a load no node owns is
+nobody's to bill, for its energy or its share of the losses. Every component is
+reported per agent in the infos.
 
 **Starting state.** A day drawn at random from the training days (``mode="train"``),
 or the next day, in order, of the validation or test days (``mode="validation"``,
@@ -47,7 +48,7 @@ of lost load (``infos["metrics"]["converged"] == 0``).
 
 **Arguments.** ``config`` (dict, YAML path or None), ``mode`` (``"train"``,
 ``"validation"`` or ``"test"``), ``batch_size`` (B, batched form only), ``grid`` (an existing
-:class:`~gridppo.grid.PowerGrid` to reuse), ``autoreset`` (batched form: restart
+:class:`~gridppo.grid.network.PowerGrid` to reuse), ``autoreset`` (batched form: restart
 finished days in place, returning the final observation in the infos).
 
 **Saving.** :meth:`BatchedGridEnv.state_dict` captures everything the next step depends
@@ -65,16 +66,14 @@ import numpy as np
 from gymnasium import spaces
 from pettingzoo import ParallelEnv
 
+from gridppo.grid.context import StepContext
 from gridppo.grid.network import PowerGrid
-from gridppo.grid.nodes import StepContext
+from gridppo.grid.node import shared_features
+from gridppo.grid.observation import OwnFeatures
 from gridppo.grid.profiles import SPLITS
+from gridppo.grid.settlement import settle
 
 __all__ = ["BatchedGridEnv", "GridEnv", "ActionError"]
-
-
-# Power below which a node's draw or injection is treated as none when sharing the
-# losses (MW).
-NEGLIGIBLE_MW = 1e-9
 
 
 class ActionError(ValueError):
@@ -103,6 +102,7 @@ class BatchedGridEnv:
         self.mode = mode
         self.autoreset = autoreset
         self.nodes = self.grid.nodes
+        self._own_features = OwnFeatures(self.nodes)
         self.agents = [node.name for node in self.nodes]
         self.steps_per_day = self.config["time"]["steps_per_day"]
         self.dt_h = 24.0 / self.steps_per_day
@@ -116,10 +116,7 @@ class BatchedGridEnv:
         self._next_eval_day = 0
         self.day = np.zeros(batch_size, dtype=int)
         self.step_index = np.zeros(batch_size, dtype=int)
-        self._penalty_weight = self.config["reward"]["grid_penalty_weight"]
         self._max_loading_percent = self.config["grid"]["max_loading_percent"]
-        # Everything the net's loads draw at load_pu = 1, for the lost load of a failure.
-        self._total_base_load_mw = float(self.grid.base_load_p_mw.sum())
 
     # -- days and profiles ---------------------------------------------------
     def _draw_days(self, count: int) -> np.ndarray:
@@ -133,53 +130,17 @@ class BatchedGridEnv:
 
     def context(self) -> StepContext:
         """What the nodes may read at the current step of every day (profiles, step)."""
-        p = self.grid.profiles
-        t = np.minimum(self.step_index, self.steps_per_day - 1)
-        ahead = np.minimum(
-            t[:, None] + np.arange(1, self.forecast_steps + 1), self.steps_per_day - 1
-        )
-        return StepContext(
-            step=self.step_index.copy(),
-            steps_per_day=self.steps_per_day,
-            dt_h=self.dt_h,
-            load_pu=p.load_pu[self.day, t],
-            pv_pu=p.pv_pu[self.day, t],
-            price_eur_per_mwh=p.price_eur_per_mwh[self.day, t],
-            price_forecast=p.price_eur_per_mwh[self.day[:, None], ahead],
-            is_last_step=self.step_index == self.steps_per_day - 1,
-        )
+        return self.grid.profiles.step_context(self.day, self.step_index, self.forecast_steps)
 
     # -- observations --------------------------------------------------------
     def _observe(self, ctx: StepContext) -> dict[str, np.ndarray]:
-        vm = self._vm_pu
-        loading = self._loading_fraction
-        angle = 2.0 * np.pi * ctx.step / self.steps_per_day
-        shared = np.column_stack(
-            [
-                np.sin(angle),
-                np.cos(angle),
-                ctx.step / self.steps_per_day,
-                ctx.price_eur_per_mwh,
-                ctx.price_forecast,
-            ]
-        )
-        obs = {}
-        for node in self.nodes:
-            near = vm[:, node.neighbour_buses]
-            own = np.column_stack(
-                [
-                    vm[:, node.bus],
-                    near.min(axis=1),
-                    near.mean(axis=1),
-                    near.max(axis=1),
-                    node.injection_mw,
-                    loading[:, node.branches].max(axis=1, initial=0.0),
-                ]
-            )
-            obs[node.name] = np.concatenate([own, shared, node.local_features(ctx)], axis=1).astype(
-                np.float32
-            )
-        return obs
+        """Every node's observation at ``ctx``, from the last measured grid state."""
+        shared = shared_features(ctx)
+        own = self._own_features(self._vm_pu, self._loading_fraction)
+        return {
+            node.name: node.observation(own[:, k], shared, ctx)
+            for k, node in enumerate(self.nodes)
+        }
 
     def _initial_voltages(self, rows: np.ndarray | None = None) -> None:
         """Measure the grid before the first action: case setpoints, first-step demand."""
@@ -254,34 +215,29 @@ class BatchedGridEnv:
         """
         actions = self._check_actions(actions)
         ctx = self.context()
-        inj = self.grid.base_injections(self.batch_size, ctx.load_pu)
-        for node in self.nodes:
-            node.apply_action(actions[node.name], ctx, inj)
+        inj = self.grid.apply_actions(actions, ctx)
         pf = self.grid.run_power_flow(inj)
         failed = ~pf.converged
         lost_load_mwh = np.zeros(self.batch_size)
-        if failed.any():
-            lost_load_mwh[failed] = self._rest_of_day_demand_mwh(ctx)[failed]
+        if failed.any():  # a blackout loses the rest of the day's demand
+            lost = self.grid.rest_of_day_demand_mwh(self.day, ctx.step)
+            lost_load_mwh[failed] = lost[failed]
         loading = self.grid.loading_percent(pf)  # once: penalty, metrics, observation
-        penalty_parts = self.grid.penalty_eur(pf, lost_load_mwh, loading)
+        penalty_parts = self.grid.penalty.parts_eur(pf, loading, lost_load_mwh)
         penalty = sum(penalty_parts.values())
-        rewards, components = self._settle(ctx, pf, inj, -self._penalty_weight * penalty)
-        societal_cost = np.zeros(self.batch_size)
-        generation_cost = np.zeros(self.batch_size)
-        for node in self.nodes:
-            for key, value in components[node.name].items():
-                if key not in node.MARKET_COMPONENTS and key != "grid_penalty_eur":
-                    societal_cost -= value
-                if key == "generation_cost_eur":
-                    generation_cost -= value
-        # What the upstream grid is paid for the import at the slack bus (0 in a
-        # blackout, where nothing is traded).
-        upstream_payment = ctx.price_eur_per_mwh * pf.ext_grid_p_mw * self.dt_h
-        # Operating cost of the whole system: energy bought upstream, every non-market
-        # cost of the nodes, and the grid penalty (unweighted).
-        system_cost = upstream_payment + societal_cost + penalty
+        money = settle(
+            self.nodes,
+            ctx,
+            pf,
+            inj,
+            self.grid.unowned_loads,
+            penalty,
+            self.grid.penalty.shared_reward_eur(penalty),
+        )
         shed_mwh = sum(node.unserved_mw() for node in self.nodes) * self.dt_h * pf.converged
-        metrics = self.grid.metrics(pf, generation_cost, shed_mwh + lost_load_mwh, loading)
+        metrics = self.grid.metrics(
+            pf, money.generation_cost_eur, shed_mwh + lost_load_mwh, loading
+        )
         self.last_power_flow = pf
         self.last_injections = inj
         self._vm_pu = pf.vm_pu
@@ -291,10 +247,10 @@ class BatchedGridEnv:
         obs = self._observe(self.context())
         infos: dict[str, Any] = {
             "metrics": metrics,
-            "reward_components": components,
+            "reward_components": money.components,
             "penalty_eur": penalty_parts,
-            "system_cost_eur": system_cost,
-            "upstream_payment_eur": upstream_payment,
+            "system_cost_eur": money.system_cost_eur,
+            "upstream_payment_eur": money.upstream_payment_eur,
             "day": self.day.copy(),
             "day_ended": ended.copy(),
         }
@@ -307,56 +263,7 @@ class BatchedGridEnv:
                 obs[name][ended] = fresh[name][ended]
         terminations = {name: ended.copy() for name in self.agents}
         truncations = {name: np.zeros(self.batch_size, dtype=bool) for name in self.agents}
-        return obs, rewards, terminations, truncations, infos
-
-    def _rest_of_day_demand_mwh(self, ctx: StepContext) -> np.ndarray:
-        """Energy every load of the net would draw from this step to the day's end
-        (at the load profile, before any shedding), [B] (MWh)."""
-        load_pu = self.grid.profiles.load_pu[self.day]
-        remaining = np.arange(self.steps_per_day)[None, :] >= ctx.step[:, None]
-        return (load_pu * remaining).sum(axis=1) * self._total_base_load_mw * self.dt_h
-
-    def _settle(self, ctx: StepContext, pf, inj, shared_eur: np.ndarray):
-        """Every node's reward components and reward for one step.
-
-        Each node's own components, its share of the losses and the shared grid
-        penalty ``shared_eur``. Losses are bought at the price and charged to whatever
-        draws power, in proportion to what it draws: the nodes, and the case's loads no
-        node owns, whose share (like their energy) nobody pays. When every load is a
-        node's, as in the default grid, the market's payments and the upstream grid's
-        balance to zero; so that they do in every step, where nothing draws power (no
-        demand, say) the nodes that inject pay, in proportion to what they inject, and
-        where none does either, every node pays an equal share. In a failed step (a
-        blackout) nothing is produced, consumed or traded: the nodes' own components are
-        zero and the penalty alone prices the step.
-        """
-        ok = pf.converged.astype(float)
-        injection = {n.name: np.asarray(n.injection_mw, float) for n in self.nodes}
-        withdrawal = {name: np.maximum(-p, 0.0) for name, p in injection.items()}
-        unowned = inj.load_p_mw[:, self.grid.unowned_loads].clip(min=0.0).sum(axis=1)
-        for fallback in (lambda p: np.maximum(p, 0.0), lambda p: np.ones_like(p)):
-            # Below a milliwatt counts as nothing: dividing by it would overflow.
-            nobody = sum(withdrawal.values()) + unowned <= NEGLIGIBLE_MW
-            if not nobody.any():
-                break
-            for name, p in injection.items():
-                withdrawal[name] = np.where(nobody, fallback(p), withdrawal[name])
-        total_withdrawal = sum(withdrawal.values()) + unowned
-        loss_cost = ctx.price_eur_per_mwh * pf.losses_mw * self.dt_h
-        share = np.divide(
-            1.0,
-            total_withdrawal,
-            out=np.zeros(self.batch_size),
-            where=total_withdrawal > NEGLIGIBLE_MW,
-        )
-        rewards, components = {}, {}
-        for node in self.nodes:
-            parts = {k: v * ok for k, v in node.reward_components(ctx, pf).items()}
-            parts["loss_charge_eur"] = -loss_cost * withdrawal[node.name] * share
-            parts["grid_penalty_eur"] = shared_eur
-            components[node.name] = parts
-            rewards[node.name] = sum(parts.values())
-        return rewards, components
+        return obs, money.rewards, terminations, truncations, infos
 
     def _restart_rows(self, rows: np.ndarray) -> None:
         self.day[rows] = self._draw_days(int(rows.sum()))
@@ -371,7 +278,7 @@ class BatchedGridEnv:
 
         Holds the day and step of every row, the generator's bit-generator state, the
         next evaluation day, the voltages the next observation reports (``vm_pu``, None
-        before the first reset), each node's :meth:`~gridppo.nodes.Node.state_dict` and,
+        before the first reset), each node's :meth:`~gridppo.grid.node.Node.state_dict` and,
         for the fast backend, its Newton-Raphson starting point (a warm start changes
         results in the last digits only, but a resumed run must match to the bit).
         """

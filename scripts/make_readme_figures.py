@@ -22,10 +22,10 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from gridppo.baselines.heuristic import HeuristicPolicy  # noqa: E402
 from gridppo.env import BatchedGridEnv  # noqa: E402
-from gridppo.plots import plot_agent_day, plot_grid  # noqa: E402
-from gridppo.policies import HeuristicPolicy  # noqa: E402
-from gridppo.simulate import run_days  # noqa: E402
+from gridppo.evaluation.simulate import run_days  # noqa: E402
+from gridppo.viz import plot_agent_day, plot_grid  # noqa: E402
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 DPI = 100
@@ -56,8 +56,7 @@ def main() -> None:
         branch_p_mw=record.p_from_mw[step, 0],
         annotate=True,
     )
-    ax = fig.axes[0]
-    ax.set_title(
+    fig.suptitle(
         f"IEEE 14-bus grid at {clock} on test day {day} (heuristic policy, price "
         f"{record.price_eur_per_mwh[step, 0]:.0f} EUR/MWh)\n"
         "each node: name, then its action a in [-1, 1] | net injection into the grid "

@@ -1,7 +1,7 @@
 """Shared fixtures: the default configuration and grids, built once per test session.
 
-Building a :class:`~gridppo.grid.PowerGrid` costs about a second (two planning power
-flows and the fast backend's model), so tests that only read the grid or run an
+Building a :class:`~gridppo.grid.network.PowerGrid` costs about a second (two planning
+power flows and the fast backend's model), so tests that only read the grid or run an
 environment on it share these session-scoped instances. Environments built on a shared
 grid must be used one after another, never interleaved: the nodes keep their state
 (a battery's state of charge) on the grid.

@@ -15,9 +15,11 @@ import pandapower as pp
 import pytest
 
 from gridppo.config.fields import ConfigError, Field
+from gridppo.config.node_specs import NODE_TYPES, register_node_type
 from gridppo.course.common import ExerciseError
 from gridppo.course.ev_charger import check_ev_charger
-from gridppo.grid.nodes import NODE_TYPES, Node, StepContext, register_node_type
+from gridppo.grid.context import StepContext
+from gridppo.grid.node import Node
 
 
 @pytest.fixture

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 from test_course_ev_charger import EVHub
 
+from gridppo.config.node_specs import NODE_TYPES
 from gridppo.course.common import ExerciseError, default_raw_config
 from gridppo.course.ev_training import check_ev_training
-from gridppo.grid.nodes import NODE_TYPES
 from gridppo.training.trainer import Trainer
 
 

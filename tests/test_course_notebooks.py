@@ -15,11 +15,11 @@ from typing import Any
 import nbformat
 import pytest
 
+from gridppo.config.node_specs import NODE_TYPES
 from gridppo.course.clipped_loss import check_clipped_loss
 from gridppo.course.common import ExerciseError
 from gridppo.course.ev_charger import check_ev_charger
 from gridppo.course.gae import check_gae
-from gridppo.grid.nodes import NODE_TYPES
 
 ASSIGNMENTS = Path(__file__).resolve().parents[1] / "notebooks" / "assignments"
 MARKER = "# YOUR CODE HERE"

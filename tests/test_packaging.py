@@ -14,7 +14,10 @@ import yaml
 from packaging.specifiers import SpecifierSet
 
 from gridppo import BatchedGridEnv, PowerGrid
-from gridppo.baselines.policies import BASELINES, HeuristicPolicy, RandomPolicy, SingleStepOPFPolicy
+from gridppo.baselines.heuristic import HeuristicPolicy
+from gridppo.baselines.random import RandomPolicy
+from gridppo.baselines.registry import BASELINES
+from gridppo.baselines.single_step_opf import SingleStepOPFPolicy
 from gridppo.evaluation.simulate import run_days
 
 try:

@@ -14,7 +14,10 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from gridppo import BatchedGridEnv, PowerGrid
-from gridppo.grid.nodes import Battery, Business, make_node, validate_nodes
+from gridppo.config.node_specs import validate_nodes
+from gridppo.grid.battery import Battery
+from gridppo.grid.business import Business
+from gridppo.grid.node import make_node
 
 BATCH = 2
 STEPS = 24  # the default configuration's steps per day

@@ -33,8 +33,10 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from gridppo import BatchedGridEnv, PowerGrid, load_config
-from gridppo.config.loader import DEFAULT_CONFIG_PATH, SCHEMA
-from gridppo.grid.nodes import Battery, Business
+from gridppo.config.loader import DEFAULT_CONFIG_PATH
+from gridppo.config.schema import SCHEMA
+from gridppo.grid.battery import Battery
+from gridppo.grid.business import Business
 from gridppo.grid.profiles import DailyProfiles
 
 STEPS = 24

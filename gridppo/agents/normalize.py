@@ -29,24 +29,29 @@ class RunningMeanStd:
         self.rows = np.asarray(rows, dtype=int)
         num = int(self.rows.max()) + 1
         self._members = np.bincount(self.rows, minlength=num).astype(np.float64)
+        self._one_each = bool(np.array_equal(self.rows, np.arange(len(self.rows))))
         self.mean = np.zeros((num, *shape), dtype=np.float64)
         self.var = np.ones((num, *shape), dtype=np.float64)
         self.count = np.full(num, 1e-4)
 
     def _per_row(self, values: np.ndarray) -> np.ndarray:
         """Average per-data-row values [R, ...] over each statistics row's members."""
-        if len(self._members) == len(self.rows):  # one data row each: nothing to pool
-            return values[np.argsort(self.rows)]
+        if self._one_each:  # one data row each, in order: nothing to pool
+            return values
         # Each row sums only its own members (a NaN of one row reaches no other).
         pooled = np.zeros((len(self._members), *values.shape[1:]))
         np.add.at(pooled, self.rows, values)
         return pooled / self._members.reshape(-1, *([1] * (values.ndim - 1)))
 
+    def for_data_rows(self, values: np.ndarray) -> np.ndarray:
+        """Statistics-row values [G, ...] -> the value of each data row [R, ...]."""
+        return values if self._one_each else values[self.rows]
+
     def update(self, batch: np.ndarray) -> None:
         """Fold a batch [R, N, *shape] into the statistics (every row has N samples)."""
         row_mean, row_var, n = batch.mean(axis=1), batch.var(axis=1), batch.shape[1]
         mean = self._per_row(row_mean)
-        var = self._per_row(row_var + (row_mean - mean[self.rows]) ** 2)
+        var = self._per_row(row_var + (row_mean - self.for_data_rows(mean)) ** 2)
         self._fold(mean, var, n * self._members)
 
     def _fold(self, batch_mean: np.ndarray, batch_var: np.ndarray, n: np.ndarray) -> None:
@@ -61,8 +66,8 @@ class RunningMeanStd:
 
     def normalize(self, batch: np.ndarray) -> np.ndarray:
         """Standardise a batch [R, N, *shape] with each row's statistics."""
-        mean, var = self.mean[self.rows][:, None], self.var[self.rows][:, None]
-        return (batch - mean) / np.sqrt(var + 1e-8)
+        mean, var = self.for_data_rows(self.mean), self.for_data_rows(self.var)
+        return (batch - mean[:, None]) / np.sqrt(var[:, None] + 1e-8)
 
     def state_dict(self) -> dict[str, Any]:
         """Tensors only, so checkpoints load with ``weights_only=True``."""
@@ -101,4 +106,5 @@ class RewardScaler:
         self.returns = self.returns * self.gamma + rewards
         self.stats.update(self.returns)
         self.returns[episode_ended] = 0.0
-        return rewards / np.sqrt(self.stats.var[self.stats.rows][:, None] + 1e-8)
+        var = self.stats.for_data_rows(self.stats.var)
+        return rewards / np.sqrt(var[:, None] + 1e-8)

@@ -168,6 +168,8 @@ class PPO:
 
         Each learner sums only its own agents (``index_add``, not a matrix product, in
         which a NaN of one agent would reach every learner as 0 * NaN)."""
+        if not self.network.shared:  # one agent per learner, in order: nothing to pool
+            return per_agent
         shares = per_agent / self._members[self._rows_index]
         return torch.zeros(self.num_learners, dtype=per_agent.dtype).index_add_(
             0, self._rows_index, shares
@@ -262,7 +264,7 @@ class PPO:
         # Each learner's loss is the mean over its agents: weight agent r by 1 / members.
         weight = (1.0 / self._members)[self.rows]
         active = torch.ones(self.num_learners, dtype=torch.bool)  # not yet stopped by target_kl
-        sums = {key: torch.zeros(self.num_learners) for key in DIAGNOSTICS[:-1]}
+        sums = {key: torch.zeros(len(self.rows)) for key in DIAGNOSTICS[:-1]}  # per agent
         count = torch.zeros(self.num_learners)
         for _epoch in range(cfg["update_epochs"]):
             order = torch.randperm(batch_size, generator=self.generator)
@@ -286,7 +288,7 @@ class PPO:
                 clip_grad_norm_rows(self.network.params.grad, cfg["max_grad_norm"])
                 self.optimizer.step(active)
 
-                learner_kl = self.pooled(approx_kl)
+                counted = active[self._rows_index]  # stopped learners' agents add nothing
                 for key, value in (
                     ("policy_loss", pg_loss),
                     ("value_loss", v_loss),
@@ -294,13 +296,16 @@ class PPO:
                     ("approx_kl", approx_kl),
                     ("clipfrac", clipfrac),
                 ):
-                    sums[key] += torch.where(active, self.pooled(value.detach()), 0.0)
+                    sums[key] += torch.where(counted, value.detach(), 0.0)
                 count += active
-            if cfg["target_kl"] is not None:
-                active &= learner_kl <= cfg["target_kl"]
+            if cfg["target_kl"] is not None:  # the last minibatch's KL, as in CleanRL
+                active &= self.pooled(approx_kl) <= cfg["target_kl"]
                 if not active.any():
                     break
-        diagnostics = {key: (total / count.clamp(min=1))[self.rows] for key, total in sums.items()}
+        diagnostics = {
+            key: (self.pooled(total) / count.clamp(min=1))[self._rows_index]
+            for key, total in sums.items()
+        }
         diagnostics["explained_variance"] = self._explained_variance(b["values"], b["returns"])
         buffer.reset()
         return {key: value.numpy().astype(np.float64) for key, value in diagnostics.items()}

@@ -1,11 +1,9 @@
-"""Configuration: one schema, YAML files, dotted overrides and one-line errors.
+"""Loading a configuration: YAML files, dotted overrides, validation, one-line errors.
 
-Every setting gridppo knows is declared once, in :data:`SCHEMA`, with its default, its
-type, its valid range and a one-line help text. ``configs/default.yaml`` mirrors the
-schema with a comment above every key; a test keeps the two in step.
-
-Node parameters are declared by each node type (see :mod:`gridppo.nodes`), so a new
-type brings its own validation with it.
+Every setting is declared once, in :data:`~gridppo.config.schema.SCHEMA`;
+``gridppo/config/default.yaml`` is the shipped configuration. A user's file or dict
+holds only what it changes. Node parameters are declared by each node type and checked
+by :func:`~gridppo.config.node_specs.validate_nodes`.
 
 Every problem raises :class:`ConfigError` with a message that names the key and the
 problem on one line, e.g. ``ppo.lr: unknown key 'ppo.lrr' (did you mean 'ppo.lr'?)``.
@@ -23,11 +21,10 @@ from typing import Any
 import yaml
 
 from gridppo.config.fields import ConfigError, Field, first_line, parse_settings
+from gridppo.config.node_specs import validate_nodes
+from gridppo.config.schema import SCHEMA
 
 __all__ = [
-    "ConfigError",
-    "Field",
-    "SCHEMA",
     "DEFAULT_CONFIG_PATH",
     "load_config",
     "apply_overrides",
@@ -39,174 +36,6 @@ __all__ = [
 ]
 
 DEFAULT_CONFIG_PATH = Path(__file__).resolve().parent / "default.yaml"
-
-
-# The whole schema, section by section. `nodes` is validated by the node types.
-SCHEMA: dict[str, dict[str, Field]] = {
-    "": {
-        "seed": Field(0, "int", "Seed for profiles, initial states, networks and sampling.", 0),
-    },
-    "grid": {
-        "min_vm_pu": Field(0.95, "float", "Lower bus voltage limit (p.u.).", 0.8, 1.0),
-        "max_vm_pu": Field(1.05, "float", "Upper bus voltage limit (p.u.).", 1.0, 1.2),
-        "max_loading_percent": Field(
-            100.0, "float", "Branch loading limit, lines and transformers (%).", 10.0, 200.0
-        ),
-        "ext_grid_vm_pu": Field(
-            1.03, "float", "Voltage setpoint of the slack (upstream grid) bus (p.u.).", 0.9, 1.1
-        ),
-        "branch_rating_margin": Field(
-            1.1,
-            "float",
-            "Branch rating = margin x base-case apparent flow (case14 ships no ratings).",
-            1.0,
-            10.0,
-        ),
-        "min_branch_rating_mva": Field(
-            15.0,
-            "float",
-            "Smallest branch rating, for lightly used branches (MVA).",
-            1.0,
-            1000.0,
-            low_exclusive=True,
-        ),
-        "power_flow_backend": Field(
-            "fast", "choice", "Power-flow solver.", choices=("fast", "pandapower")
-        ),
-        "max_iterations": Field(30, "int", "Newton-Raphson iteration limit.", 1, 1000),
-        "tolerance_pu": Field(
-            1e-10,
-            "float",
-            "Newton-Raphson mismatch tolerance (p.u. of 1 MVA base).",
-            0.0,
-            1e-3,
-            low_exclusive=True,
-        ),
-    },
-    "time": {
-        "steps_per_day": Field(
-            24, "int", "Steps per day (24 = hourly, 96 = 15 minutes); must divide 1440.", 1, 1440
-        ),
-        "train_days": Field(200, "int", "Number of distinct training days.", 1, 100000),
-        "validation_days": Field(
-            10, "int", "Held-out days that choose best.pt (never reported).", 1, 10000
-        ),
-        "test_days": Field(20, "int", "Held-out days every reported number comes from.", 1, 10000),
-        "forecast_steps": Field(3, "int", "Steps of price forecast in each observation.", 0, 24),
-        "profiles_csv": Field(
-            None, "path", "CSV of load/pv/price profiles to use instead of the generator."
-        ),
-    },
-    "profiles": {
-        "load_day_sigma": Field(0.05, "float", "Day-to-day spread of the load level.", 0.0, 0.5),
-        "load_noise_sigma": Field(0.02, "float", "Step-to-step load noise.", 0.0, 0.5),
-        "price_base_eur_per_mwh": Field(
-            20.0, "float", "Night-time energy price (EUR/MWh).", 0.0, 1000.0
-        ),
-        "price_peak_eur_per_mwh": Field(
-            75.0, "float", "Evening-peak energy price (EUR/MWh).", 0.0, 5000.0
-        ),
-        "price_pv_discount_eur_per_mwh": Field(
-            15.0, "float", "Price drop at full midday sun (EUR/MWh).", 0.0, 1000.0
-        ),
-        "price_noise_sigma": Field(3.0, "float", "Price noise (EUR/MWh).", 0.0, 100.0),
-    },
-    "reward": {
-        "grid_penalty_weight": Field(
-            1.0, "float", "Weight of the shared grid penalty in every agent's reward.", 0.0, 1e4
-        ),
-        "voltage_penalty_eur_per_pu": Field(
-            100000.0,
-            "float",
-            "Penalty per p.u. of voltage outside the limits, summed over buses.",
-            0.0,
-            1e7,
-        ),
-        "overload_penalty_eur_per_percent": Field(
-            1000.0,
-            "float",
-            "Penalty per % of loading above the limit, summed over branches.",
-            0.0,
-            1e6,
-        ),
-        "nonconvergence_penalty_eur": Field(
-            5000.0,
-            "float",
-            "Fixed penalty when the power flow fails, on top of the rest of the day's "
-            "demand priced at the value of lost load.",
-            0.0,
-            1e8,
-        ),
-        "value_of_lost_load_eur_per_mwh": Field(
-            10000.0,
-            "float",
-            "Value of lost load: the price of demand left unserved when a day fails (EUR/MWh).",
-            0.0,
-            1e6,
-        ),
-    },
-    "ppo": {
-        "parameter_sharing": Field(
-            "none",
-            "choice",
-            "none: one network per node (IPPO); per_type: one network per node type.",
-            choices=("none", "per_type"),
-        ),
-        "hidden_sizes": Field(
-            [32, 32], "int_list", "Hidden layer widths of actor and critic.", 1, 4096
-        ),
-        "lr": Field(1e-3, "float", "Adam learning rate.", 0.0, 1.0, low_exclusive=True),
-        "anneal_lr": Field(True, "bool", "Decay the learning rate linearly to 0 over training."),
-        "gamma": Field(0.99, "float", "Discount factor.", 0.0, 1.0),
-        "gae_lambda": Field(0.95, "float", "GAE lambda (bias-variance trade-off).", 0.0, 1.0),
-        "clip_coef": Field(
-            0.2, "float", "PPO clip range for the probability ratio.", 0.0, 1.0, low_exclusive=True
-        ),
-        "clip_vloss": Field(False, "bool", "Clip the value loss around the old values."),
-        "ent_coef": Field(0.0, "float", "Entropy bonus coefficient.", 0.0, 1.0),
-        "vf_coef": Field(0.5, "float", "Value loss coefficient.", 0.0, 10.0),
-        "max_grad_norm": Field(
-            0.5, "float", "Global gradient-norm clip.", 0.0, 100.0, low_exclusive=True
-        ),
-        "update_epochs": Field(4, "int", "Passes over each rollout per update.", 1, 100),
-        "num_minibatches": Field(
-            4, "int", "Minibatches per epoch (at most num_days x rollout_steps).", 1, 1024
-        ),
-        "target_kl": Field(
-            None, "float_or_none", "Stop an update early above this KL (null: never).", 0.0, 10.0
-        ),
-        "norm_adv": Field(True, "bool", "Normalise advantages per minibatch."),
-        "norm_obs": Field(True, "bool", "Normalise observations with running statistics."),
-        "norm_reward": Field(True, "bool", "Scale rewards by the running std of the return."),
-        "init_log_std": Field(
-            -1.0, "float", "Initial log standard deviation of the actions.", -5.0, 2.0
-        ),
-    },
-    "train": {
-        "total_updates": Field(100, "int", "Number of PPO updates (rollout + learning).", 1, 10**7),
-        "num_days": Field(64, "int", "Days simulated in parallel (B).", 1, 4096),
-        "rollout_steps": Field(
-            24,
-            "int",
-            "Steps per rollout: time.steps_per_day, a divisor of it or a multiple of it.",
-            1,
-            10000,
-        ),
-        "eval_interval": Field(10, "int", "Evaluate every this many updates.", 1, 10**7),
-        "checkpoint_interval": Field(25, "int", "Keep a numbered checkpoint this often.", 1, 10**7),
-        "log_dir": Field("logs", "str", "Where run logs go (one folder per run)."),
-        "checkpoint_dir": Field("checkpoints", "str", "Where checkpoints go (one folder per run)."),
-        "tensorboard": Field(True, "bool", "Also write TensorBoard event files."),
-        "torch_threads": Field(
-            1, "int", "CPU threads for torch (small networks: 1 is fastest).", 1, 256
-        ),
-    },
-}
-
-
-def all_sections() -> dict[str, dict[str, Field]]:
-    """The full schema, every section."""
-    return SCHEMA
 
 
 def _known_keys(sections: Mapping[str, Mapping[str, Field]]) -> list[str]:
@@ -234,7 +63,7 @@ def _unknown_key_error(key: str, valid: list[str]) -> ConfigError:
 
 
 def default_config() -> dict[str, Any]:
-    """The shipped default configuration (``configs/default.yaml``), validated."""
+    """The shipped default configuration (``gridppo/config/default.yaml``), validated."""
     return load_config(DEFAULT_CONFIG_PATH)
 
 
@@ -242,13 +71,12 @@ def validate_config(raw: Mapping[str, Any]) -> dict[str, Any]:
     """Check a nested config dict against the schema and fill in defaults.
 
     Returns a new dict with every section present and every value converted to its
-    declared type. Nodes are checked by :func:`gridppo.nodes.validate_nodes`.
+    declared type. Nodes are checked by
+    :func:`~gridppo.config.node_specs.validate_nodes`.
     """
-    from gridppo.grid.nodes import validate_nodes  # the node types own their parameters
-
     if not isinstance(raw, Mapping):
         raise ConfigError(f"config: expected a mapping of sections, got {type(raw).__name__}")
-    sections = all_sections()
+    sections = SCHEMA
     valid = _known_keys(sections)
     out: dict[str, Any] = {}
     for key in raw:
@@ -303,17 +131,6 @@ def _check_cross_field(cfg: dict[str, Any]) -> None:
             f"ppo.num_minibatches: must be at most train.num_days x train.rollout_steps "
             f"({samples} samples per agent and update), got {ppo['num_minibatches']}"
         )
-    for hook in _CROSS_CHECKS:
-        hook(cfg)
-
-
-_CROSS_CHECKS: list[Any] = []
-
-
-def register_cross_check(fn: Any) -> Any:
-    """Register a function ``fn(cfg)`` that raises ConfigError on a bad combination."""
-    _CROSS_CHECKS.append(fn)
-    return fn
 
 
 def apply_overrides(raw: dict[str, Any], overrides: Mapping[str, Any] | list[str] | None) -> dict:
@@ -327,7 +144,7 @@ def apply_overrides(raw: dict[str, Any], overrides: Mapping[str, Any] | list[str
     if not overrides:
         return out
     overrides = parse_settings(overrides)
-    valid = _known_keys(all_sections())
+    valid = _known_keys(SCHEMA)
     for key, value in overrides.items():
         parts = key.split(".")
         if parts[0] == "nodes":

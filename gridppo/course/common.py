@@ -23,7 +23,8 @@ import yaml
 
 from gridppo.config.fields import ConfigError, first_line
 from gridppo.config.loader import DEFAULT_CONFIG_PATH
-from gridppo.grid.nodes import NODE_TYPES, Node
+from gridppo.config.node_specs import NODE_TYPES
+from gridppo.grid.node import Node
 
 __all__ = [
     "ExerciseError",

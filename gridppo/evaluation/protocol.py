@@ -1,16 +1,16 @@
 """The evaluation protocol: every reported number comes from the test days.
 
-Training sees the training days; :class:`gridppo.trainer.Trainer` chooses ``best.pt``
-on the validation days; the functions here run a trained policy and the baselines on
-the *test* days, which chose nothing, and compare each with the day's optimum
-(:mod:`gridppo.optimum`) day by day. The optimum knows the whole day in advance
-(perfect foresight), while the agents see a few steps of price forecast: the gap to it
-is the price of not knowing the future plus the price of learning. The optimum is not
-a strict lower bound in AC, though: it keeps every branch a little below its limit,
-leaves the voltage setpoints at their neutral values and prices the losses with an
-approximation (resistive losses at 1 p.u., no reactive flow), so an agent may come out
-slightly cheaper; a clearly negative gap
-would point to a flaw in the model or the optimum.
+Training sees the training days; :class:`gridppo.training.trainer.Trainer` chooses
+``best.pt`` on the validation days; the functions here run a trained policy and the
+baselines on the *test* days, which chose nothing, and compare each with the day's
+optimum (:mod:`gridppo.baselines.optimum`) day by day. The optimum knows the whole day
+in advance (perfect foresight), while the agents see a few steps of price forecast: the
+gap to it is the price of not knowing the future plus the price of learning. The
+optimum is not a strict lower bound in AC, though: it keeps every branch a little below
+its limit, leaves the voltage setpoints at their neutral values and prices the losses
+with an approximation (resistive losses at 1 p.u., no reactive flow), so an agent may
+come out slightly cheaper; a clearly negative gap would point to a flaw in the model or
+the optimum.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from gridppo.baselines.policies import make_baseline
+from gridppo.baselines.registry import make_baseline
 from gridppo.env import BatchedGridEnv
 from gridppo.evaluation.simulate import EvalResult, paired_gap_percent, run_days
 

@@ -27,12 +27,15 @@ on the same days.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from scipy import stats
 
 from gridppo.env import BatchedGridEnv
+
+if TYPE_CHECKING:
+    from gridppo.baselines.registry import GridPolicy
 
 __all__ = [
     "DayRecord",
@@ -97,13 +100,15 @@ class EvalResult:
 
 
 def run_days(
-    policy: Any,
+    policy: GridPolicy,
     env: BatchedGridEnv,
     days: np.ndarray | list[int] | None = None,
     record: bool = False,
 ) -> EvalResult:
-    """Run ``policy`` for one full day on each of ``days`` (default: every day of the
-    environment's split, the test days for a training environment).
+    """Run ``policy`` (anything with ``act(observations, env)``, see
+    :class:`~gridppo.baselines.registry.GridPolicy`) for one full day on each of ``days``
+    (default: every day of the environment's split, the test days for a training
+    environment).
 
     ``env`` must not autoreset; its batch size must equal the number of days. Returns
     the KPIs averaged over the days and, with ``record=True``, the step-by-step

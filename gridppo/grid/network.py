@@ -11,7 +11,8 @@ Two things differ from ``pandapower.networks.case14()`` as shipped, both on purp
   ``grid.ext_grid_vm_pu`` and each producer to its own ``vm_pu``.
 - **Branch ratings.** case14 ships no thermal ratings (every branch is effectively
   unlimited). Each branch is rated ``branch_rating_margin`` times the larger apparent
-  flow of two planning cases (the base case, and every producer at full output), but
+  flow of two planning cases (the base case, and every node at full output, see
+  :meth:`~gridppo.grid.node.Node.write_full_output`: every producer at ``max_p_mw``), but
   at least ``min_branch_rating_mva``. A rating is the apparent power the branch carries
   at its thermal current limit at nominal voltage; ``loading_percent`` is the current
   at the more loaded end over that limit, ``100 |S| / (vm_pu * rating_mva)``, for lines
@@ -23,14 +24,23 @@ from __future__ import annotations
 
 import copy
 import warnings
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 import pandapower as pp
 import pandapower.networks as pn
 
-from gridppo.config.loader import ConfigError, load_config
-from gridppo.grid.nodes import Battery, Business, Node, Producer, make_node
+# The shipped node types register themselves on import, so every config can name them.
+import gridppo.grid.battery  # noqa: F401
+import gridppo.grid.business  # noqa: F401
+import gridppo.grid.consumer  # noqa: F401
+import gridppo.grid.producer  # noqa: F401
+from gridppo.config.fields import ConfigError
+from gridppo.config.loader import load_config
+from gridppo.grid.context import DayProfile, StepContext
+from gridppo.grid.node import Node, make_node
+from gridppo.grid.penalty import GridPenalty
 from gridppo.grid.physics import Injections, PowerFlowResult, make_backend
 from gridppo.grid.profiles import DailyProfiles, build_profiles
 
@@ -54,7 +64,8 @@ GridMetrics = dict  # name -> array [B]; see METRIC_NAMES
 
 
 class PowerGrid:
-    """The IEEE 14-bus grid with producers, consumers, batteries and businesses.
+    """The IEEE 14-bus grid with the config's nodes (producers, consumers, batteries,
+    businesses, or any registered type).
 
     Arguments:
         config: a validated config dict (see :func:`gridppo.load_config`), a YAML
@@ -66,6 +77,7 @@ class PowerGrid:
         nodes: the nodes (agents), in config order.
         profiles: load, PV and price profiles for every training and evaluation day.
         branch_rating_mva: rating of each branch (lines, then transformers).
+        penalty: the grid penalty's rates and limits (:mod:`gridppo.grid.penalty`).
     """
 
     def __init__(self, config: dict[str, Any] | str | None = None, backend: str | None = None):
@@ -124,6 +136,7 @@ class PowerGrid:
         vn_kv = self.net.bus.vn_kv.values[self.net.line.from_bus.values]
         self.net.line["max_i_ka"] = self.branch_rating_mva[:n_line] / (np.sqrt(3) * vn_kv)
         self.profiles: DailyProfiles = build_profiles(config)
+        self.penalty = GridPenalty(config)
         self.backend = make_backend(
             backend or grid_cfg["power_flow_backend"],
             self.net,
@@ -179,30 +192,36 @@ class PowerGrid:
     def random_injections(self, batch_size: int, rng: np.random.Generator) -> Injections:
         """Random but physically plausible setpoints for ``batch_size`` scenarios.
 
-        Every load is scaled by its own factor in [0.3, 1.6], every business's PV
-        produces a random share of its installed power, every producer runs at a random
-        output and voltage setpoint within its limits, and every battery at a random
-        power within +-``max_p_mw``. Used to compare the two backends and to time them.
+        Every load is scaled by its own factor in [0.3, 1.6], then each node writes
+        random setpoints of its own elements (:meth:`Node.random_injection`: every
+        producer at a random output and voltage setpoint within its limits, every
+        business's PV at a random share of its installed power, every battery at a
+        random power within +-``max_p_mw``). Used to compare the two backends and to
+        time them.
         """
         inj = self.base_injections(batch_size)
         scale = rng.uniform(0.3, 1.6, inj.load_p_mw.shape)
         inj.load_p_mw = inj.load_p_mw * scale
         inj.load_q_mvar = inj.load_q_mvar * scale
         for node in self.nodes:
-            p = node.params
-            if isinstance(node, Producer):
-                inj.gen_p_mw[:, node.gen_index] = rng.uniform(
-                    p["min_p_mw"], p["max_p_mw"], batch_size
-                )
-                inj.gen_vm_pu[:, node.gen_index] = p["vm_pu"] + p["vm_range_pu"] * rng.uniform(
-                    -1.0, 1.0, batch_size
-                )
-            elif isinstance(node, Business):
-                inj.sgen_p_mw[:, node.sgen_index] = rng.uniform(0.0, p["pv_p_mw"], batch_size)
-            elif isinstance(node, Battery):
-                inj.storage_p_mw[:, node.storage_index] = rng.uniform(
-                    -p["max_p_mw"], p["max_p_mw"], batch_size
-                )
+            node.random_injection(inj, rng)
+        return inj
+
+    def apply_actions(
+        self, actions: Mapping[str, np.ndarray], ctx: StepContext, dry_run: bool = False
+    ) -> Injections:
+        """The setpoints of every element when each node plays its action.
+
+        Starts from :meth:`base_injections` at the step's load level and lets each node
+        write its own columns (:meth:`Node.apply_action`); ``actions`` maps every node
+        to [B, n_actions], already in [-1, 1]. The nodes' state advances (a battery's
+        charge, a business's flexible energy) unless ``dry_run``, which acts on copies:
+        what the setpoints would be, with nothing changed.
+        """
+        inj = self.base_injections(len(ctx.step), ctx.load_pu)
+        for node in self.nodes:
+            actor = copy.deepcopy(node) if dry_run else node
+            actor.apply_action(actions[node.name], ctx, inj)
         return inj
 
     def run_power_flow(self, injections: Injections) -> PowerFlowResult:
@@ -251,30 +270,28 @@ class PowerGrid:
         lost_load_mwh: np.ndarray,
         loading_percent: np.ndarray | None = None,
     ) -> dict[str, np.ndarray]:
-        """The shared grid penalty of one step, split into its parts, each [B] (EUR).
-
-        Voltage: per p.u. outside the band, summed over buses. Overload: per percent
-        above the loading limit, summed over branches. Failure (the power flow did not
-        converge, which ends the day as a blackout): ``nonconvergence_penalty_eur`` plus
-        ``lost_load_mwh`` (the demand of the rest of the day, this step included) at the
-        value of lost load; no voltage or overload part, since the state is unknown.
-        ``loading_percent`` as in :meth:`metrics`.
-        """
-        g, r = self.config["grid"], self.config["reward"]
-        below = np.clip(g["min_vm_pu"] - pf.vm_pu, 0, None)
-        above = np.clip(pf.vm_pu - g["max_vm_pu"], 0, None)
-        violation_pu = (below + above).sum(axis=1)
+        """The shared grid penalty of one step, split into its parts, each [B] (EUR):
+        see :meth:`gridppo.grid.penalty.GridPenalty.parts_eur`. ``lost_load_mwh`` is
+        the demand a failure leaves unserved; ``loading_percent`` as in
+        :meth:`metrics`."""
         loading = self.loading_percent(pf) if loading_percent is None else loading_percent
-        overload = np.clip(loading - g["max_loading_percent"], 0, None).sum(axis=1)
-        return {
-            "voltage_eur": r["voltage_penalty_eur_per_pu"] * violation_pu,
-            "overload_eur": r["overload_penalty_eur_per_percent"] * overload,
-            "failure_eur": (~pf.converged)
-            * (
-                r["nonconvergence_penalty_eur"]
-                + r["value_of_lost_load_eur_per_mwh"] * lost_load_mwh
-            ),
-        }
+        return self.penalty.parts_eur(pf, loading, lost_load_mwh)
+
+    # -- days ----------------------------------------------------------------
+    def day_profile(self, day: int) -> DayProfile:
+        """The profiles of day ``day``, for planning it whole."""
+        return DayProfile(self.profiles, int(day), self.config["time"]["forecast_steps"])
+
+    def rest_of_day_demand_mwh(self, days: np.ndarray, steps: np.ndarray) -> np.ndarray:
+        """Energy every load of the net would draw from step ``steps[b]`` to the end of
+        day ``days[b]``, that step included (at the load profile, before any shedding),
+        [B] (MWh): the demand a failure at that step leaves unserved."""
+        load_pu = self.profiles.load_pu[days]
+        n_steps = load_pu.shape[1]
+        remaining = np.arange(n_steps)[None, :] >= np.asarray(steps)[:, None]
+        # Everything the net's loads draw at load_pu = 1.
+        total_base_load_mw = float(self.base_load_p_mw.sum())
+        return (load_pu * remaining).sum(axis=1) * total_base_load_mw * (24.0 / n_steps)
 
     # -- ratings -------------------------------------------------------------
     def _rate_branches(self) -> np.ndarray:
@@ -282,11 +299,10 @@ class PowerGrid:
         g = self.config["grid"]
         net = copy.deepcopy(self.net)
         flows = []
-        producers = [n for n in self.nodes if n.type_name == "producer"]
         for full_output in (False, True):
             if full_output:
-                for node in producers:
-                    net.gen.loc[node.gen_index, "p_mw"] = node.params["max_p_mw"]
+                for node in self.nodes:
+                    node.write_full_output(net)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 try:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import copy
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 import pandapower as pp
@@ -50,6 +50,13 @@ class Injections:
     def copy(self) -> Injections:
         """A deep copy, so a caller can change one batch without touching another."""
         return copy.deepcopy(self)
+
+    def row(self, index: int) -> Injections:
+        """Scenario ``index`` as a batch of one whose arrays are views: what is written
+        into it lands in this batch."""
+        return Injections(
+            **{f.name: getattr(self, f.name)[index : index + 1] for f in fields(self)}
+        )
 
 
 @dataclass
@@ -258,7 +265,9 @@ class FastBackend:
         return result
 
 
-def make_backend(name: str, net: pp.pandapowerNet, max_iterations: int, tolerance_pu: float):
+def make_backend(
+    name: str, net: pp.pandapowerNet, max_iterations: int, tolerance_pu: float
+) -> PandapowerBackend | FastBackend:
     """Build the backend called ``name`` (``"fast"`` or ``"pandapower"``) for ``net``."""
     if name == "fast":
         return FastBackend(net, max_iterations, tolerance_pu)

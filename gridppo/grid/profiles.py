@@ -29,11 +29,17 @@ from typing import Any
 
 import numpy as np
 
-from gridppo.config.loader import ConfigError
+from gridppo.config.fields import ConfigError
+from gridppo.grid.context import StepContext
 
 __all__ = [
+    "SPLITS",
+    "DailyProfiles",
+    "build_profiles",
     "clock",
-    "SPLITS", "DailyProfiles", "generate_profiles", "read_profiles_csv", "build_profiles"]
+    "generate_profiles",
+    "read_profiles_csv",
+]
 
 CSV_COLUMNS = ("day", "step", "load_pu", "pv_pu", "price_eur_per_mwh")
 SPLITS = ("train", "validation", "test")
@@ -83,6 +89,26 @@ class DailyProfiles:
         if split not in SPLITS:
             raise ValueError(f"split: expected one of {', '.join(SPLITS)}, got {split!r}")
         return getattr(self, f"{split}_days")
+
+    def step_context(self, days: np.ndarray, steps: np.ndarray, forecast_steps: int) -> StepContext:
+        """What the nodes may read at step ``steps[b]`` of day ``days[b]``, for B rows.
+
+        A step past the day's end (the final observation) reads the last step's
+        profiles; the forecast stops at the day's last step.
+        """
+        last = self.steps_per_day - 1
+        t = np.minimum(steps, last)
+        ahead = np.minimum(t[:, None] + np.arange(1, forecast_steps + 1), last)
+        return StepContext(
+            step=np.array(steps, copy=True),
+            steps_per_day=self.steps_per_day,
+            dt_h=24.0 / self.steps_per_day,
+            load_pu=self.load_pu[days, t],
+            pv_pu=self.pv_pu[days, t],
+            price_eur_per_mwh=self.price_eur_per_mwh[days, t],
+            price_forecast=self.price_eur_per_mwh[days[:, None], ahead],
+            is_last_step=steps == last,
+        )
 
 
 def clock(hours: float) -> str:

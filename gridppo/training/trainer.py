@@ -41,7 +41,8 @@ import torch
 from tqdm.auto import tqdm
 
 from gridppo.agents.ppo import DIAGNOSTICS
-from gridppo.baselines.policies import HeuristicPolicy, RandomPolicy
+from gridppo.baselines.heuristic import HeuristicPolicy
+from gridppo.baselines.random import RandomPolicy
 from gridppo.config.fields import first_line
 from gridppo.config.loader import load_config
 from gridppo.env import BatchedGridEnv

@@ -1,9 +1,8 @@
-"""The day's optimum: DC model against pandapower's DC OPF, AC replay, and its economics."""
+"""The day's QP: the DC model against pandapower's DC OPF, and its costs add up."""
 
 from __future__ import annotations
 
 import copy
-import time
 import warnings
 from typing import Any
 
@@ -12,11 +11,8 @@ import pandapower as pp
 import pytest
 
 from gridppo import load_config
-from gridppo.baselines.optimum import LOADING_TOLERANCE_PERCENT, DayOptimum, OptimumPolicy
-from gridppo.baselines.policies import HeuristicPolicy
+from gridppo.baselines.day_qp import DayOptimum
 from gridppo.env import BatchedGridEnv
-from gridppo.evaluation.simulate import run_days
-from gridppo.grid.nodes import Battery, Business, Producer
 
 SMALL = {"time.train_days": 4, "time.validation_days": 2, "time.test_days": 3}
 
@@ -34,32 +30,20 @@ def days(env: BatchedGridEnv) -> np.ndarray:
     return env.grid.profiles.test_days
 
 
-@pytest.fixture(scope="module")
-def policy(env: BatchedGridEnv) -> OptimumPolicy:
-    """The optimum, with its own private grid."""
-    return OptimumPolicy(env)
-
-
-@pytest.fixture(scope="module")
-def replayed(policy: OptimumPolicy, env: BatchedGridEnv, days: np.ndarray) -> Any:
-    """The optimum's schedules replayed in AC on the test days, recorded."""
-    return run_days(policy, env, days, record=True)
-
-
 def _rundcopp_cost(grid: Any, day: int, t: int) -> tuple[float, pp.pandapowerNet]:
     """pandapower's DC OPF of step ``t`` with the levers held as ``fix_levers`` holds them."""
     net = copy.deepcopy(grid.net)
     load_pu, pv_pu = grid.profiles.load_pu[day, t], grid.profiles.pv_pu[day, t]
     net.load["p_mw"] = grid.base_load_p_mw * load_pu
     for node in grid.nodes:
-        if isinstance(node, Business):  # flexible load spread evenly, PV uncurtailed
+        if node.type_name == "business":  # flexible load spread evenly, PV uncurtailed
             net.load.loc[node.load_index, "p_mw"] += node.params["flex_energy_mwh"] / 24.0
             net.sgen.loc[node.sgen_index, "p_mw"] = node.params["pv_p_mw"] * pv_pu
     net.load["controllable"], net.sgen["controllable"] = False, False
     net.storage["p_mw"], net.storage["controllable"] = 0.0, False
     net.poly_cost.drop(net.poly_cost.index, inplace=True)
     for node in grid.nodes:
-        if isinstance(node, Producer):
+        if node.type_name == "producer":
             q = node.params
             net.gen.loc[node.gen_index, ["controllable", "min_p_mw", "max_p_mw"]] = [
                 True,
@@ -107,10 +91,19 @@ def test_dc_step_matches_pandapower_rundcopp(env: BatchedGridEnv, days: np.ndarr
     n_line = len(net.line)
     assert abs(net.res_trafo.p_hv_mw.values[trafo - n_line]) == pytest.approx(limit_mw, rel=1e-6)
     assert abs(schedule.flow_mw[trafo, t]) == pytest.approx(limit_mw, rel=1e-6)
-    p_mw = [schedule.nodes[n.name]["p_mw"][t] for n in model.producers]
+    producers = [n for n in grid.nodes if n.dispatch() is not None]
+    p_mw = [schedule.nodes[n.name]["p_mw"][t] for n in producers]
     np.testing.assert_allclose(
-        p_mw, net.res_gen.p_mw.values[[n.gen_index for n in model.producers]], atol=1e-4
+        p_mw, net.res_gen.p_mw.values[[n.gen_index for n in producers]], atol=1e-4
     )
+    # Held levers: batteries idle, nothing shed or curtailed, flexible loads even.
+    for node in grid.nodes:
+        planned = schedule.nodes[node.name]
+        if node.type_name == "battery":
+            np.testing.assert_allclose(planned["p_mw"], 0.0, atol=1e-6)
+        if node.type_name == "business":
+            np.testing.assert_allclose(planned["curtail_mw"], 0.0, atol=1e-6)
+            np.testing.assert_allclose(planned["flex_mw"], node.params["flex_energy_mwh"] / 24.0)
 
 
 def test_day_costs_add_up(env: BatchedGridEnv, days: np.ndarray) -> None:
@@ -121,63 +114,26 @@ def test_day_costs_add_up(env: BatchedGridEnv, days: np.ndarray) -> None:
     assert schedule.objective_eur == pytest.approx(model.problem.value + fixed_eur, rel=1e-6)
     assert schedule.overflow_mw.max() < 1e-6
     assert np.all(np.abs(schedule.flow_mw) <= schedule.limit_mw + 1e-6)
+    assert schedule.objective_eur == pytest.approx(schedule.cost_eur.sum())
+    # Every node has a plan, and the nodes with decisions have terms in the problem.
+    assert set(schedule.nodes) == {n.name for n in env.grid.nodes}
+    assert set(model.terms) == set(schedule.nodes)
+    # The import balances the injections: what no lever changes, what the levers
+    # inject, and the modelled losses.
+    decided = sum(
+        np.asarray(model.terms[n.name].injection_mw.value)
+        for n in env.grid.nodes
+        if model.terms[n.name].variables
+    )
+    fixed = model.fixed_injections_mw(int(days[1])).sum(axis=0)
+    losses = np.asarray(model._loss_mw.value)
+    np.testing.assert_allclose(schedule.import_mw, losses - fixed - decided, atol=1e-6)
 
 
-def test_replay_respects_branch_limits(
-    policy: OptimumPolicy, replayed: Any, env: BatchedGridEnv, days: np.ndarray
-) -> None:
-    limit = env.config["grid"]["max_loading_percent"] + LOADING_TOLERANCE_PERCENT
-    assert replayed.record.loading_percent.max() <= limit
-    assert replayed.kpis["failed_days"] == 0
-    schedules = policy.schedules(days)
-    # The lossless DC schedule alone overloads in AC: the correction had work to do.
-    assert max(s.rounds[0]["worst_loading_percent"] for s in schedules) > limit
-    # The actions replay the schedule exactly: producers and batteries inject what it says.
-    for b, schedule in enumerate(schedules):
-        assert 1 <= len(schedule.rounds) <= policy.max_rounds
-        for node in env.nodes:
-            if isinstance(node, Producer):
-                np.testing.assert_allclose(
-                    replayed.record.injection_mw[node.name][:, b],
-                    schedule.nodes[node.name]["p_mw"],
-                    atol=1e-6,
-                )
-            if isinstance(node, Battery):
-                np.testing.assert_allclose(
-                    replayed.record.injection_mw[node.name][:, b],
-                    -schedule.nodes[node.name]["p_mw"],
-                    atol=1e-6,
-                )
-
-
-def test_optimum_is_no_worse_than_the_heuristic(
-    replayed: Any, env: BatchedGridEnv, days: np.ndarray
-) -> None:
-    heuristic = run_days(HeuristicPolicy(env), env, days)
-    assert np.all(replayed.per_day_cost_eur <= heuristic.per_day_cost_eur)
-
-
-def test_batteries_end_at_or_above_initial_soc(replayed: Any, env: BatchedGridEnv) -> None:
-    for node in env.nodes:
-        if isinstance(node, Battery):
-            soc_end = replayed.record.local_features[node.name][-1, :, 0]
-            assert np.all(soc_end >= node.params["initial_soc"] - 1e-6)
-            assert np.abs(replayed.record.reward_components[node.name]["end_soc_eur"]).max() < 1e-3
-
-
-def test_nothing_is_shed_at_default_prices(
-    policy: OptimumPolicy, replayed: Any, days: np.ndarray
-) -> None:
-    assert replayed.kpis["unserved_energy_mwh"] == 0.0
-    for schedule in policy.schedules(days):
-        for quantities in schedule.nodes.values():
-            if "shed_mw" in quantities:
-                assert quantities["shed_mw"].max() == 0.0
-
-
-def test_schedules_are_cached(policy: OptimumPolicy, replayed: Any, days: np.ndarray) -> None:
-    first = policy.schedules(days)
-    start = time.perf_counter()
-    again = policy.schedules(days)
-    assert time.perf_counter() - start < 0.01
-    assert all(a is b for a, b in zip(first, again, strict=True))
+def test_a_tighter_limit_costs_more(env: BatchedGridEnv, days: np.ndarray) -> None:
+    model = DayOptimum(env.grid)
+    day = int(days[0])
+    loose, tight = model.solve(day), model.solve(day, branch_limit_scale=0.6)
+    assert tight.objective_eur > loose.objective_eur
+    np.testing.assert_allclose(tight.limit_mw, 0.6 * loose.limit_mw)
+    assert np.all(np.abs(tight.flow_mw) <= tight.limit_mw + tight.overflow_mw + 1e-6)

@@ -1,7 +1,7 @@
-"""The notebook widgets, driven without a browser: set values, click buttons, look.
+"""The training panel, driven without a browser: set values, click buttons, look.
 
-Budgets are tiny (a few updates on 8 parallel days) so the whole module runs in
-seconds; what is checked is the wiring, not learning.
+Budgets are tiny (a few updates on 8 parallel days) so the module runs in seconds; what
+is checked is the wiring and the fit in a notebook, not learning.
 """
 
 from __future__ import annotations
@@ -9,11 +9,19 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import ipywidgets as widgets
 import numpy as np
 import pytest
+from viz_helpers import (
+    colliding_tick_labels,
+    png_width_px,
+    smallest_font_px,
+    widget_tree,
+    width_of,
+)
 
-from gridppo import PowerGrid, Trainer
-from gridppo.notebook.widgets import BehaviourExplorer, GridPlayground, TrainingPanel
+from gridppo.notebook.common import DPI, ROW_WIDTH_PX
+from gridppo.notebook.training_panel import QUICK_START, TrainingPanel
 
 PNG = b"\x89PNG"
 
@@ -39,13 +47,10 @@ def wait_for(condition: Any, timeout_s: float = 60.0) -> bool:
     return False
 
 
-# -- TrainingPanel -------------------------------------------------------------------------
-
-
 def test_panel_controls_map_to_overrides(tmp_path):
     panel = TrainingPanel(root=tmp_path)
     assert panel.state == "idle" and panel.status == "idle"
-    assert panel.overrides()["train.total_updates"] == 30  # quick start
+    assert panel.overrides()["train.total_updates"] == QUICK_START["train.total_updates"]
     c = panel.controls
     c["ppo.lr"].value = 1e-3
     c["ppo.clip_coef"].value = 0.3
@@ -68,6 +73,22 @@ def test_panel_controls_map_to_overrides(tmp_path):
     assert out["ppo.hidden_sizes"] == [8, 8, 8]  # the text box wins over the dropdown
     panel.extra.value = ""
     assert panel.overrides()["ppo.hidden_sizes"] == [64, 64]
+
+
+def test_panel_fits_a_notebook_output(tmp_path):
+    """No row wider than the output area, the checkbox's label not cut off."""
+    panel = TrainingPanel(root=tmp_path)
+    assert width_of(panel.widget) == ROW_WIDTH_PX and panel.widget.layout.max_width == "100%"
+    for item in widget_tree(panel.widget):
+        width = width_of(item)
+        assert width is None or width <= ROW_WIDTH_PX, item
+        if isinstance(item, widgets.HBox):
+            # a row either fits or wraps onto the next line
+            total = sum(width_of(child) or 0 for child in item.children)
+            assert total <= ROW_WIDTH_PX or item.layout.flex_flow == "row wrap"
+    assert panel.opf_checkbox.layout.width == "auto"
+    for control in panel.controls.values():
+        assert width_of(control) >= 300  # room for the slider between label and readout
 
 
 @pytest.mark.parametrize(
@@ -98,6 +119,8 @@ def test_panel_trains_blocking_and_compares(tmp_path):
     lines = panel.figure.gridppo["lines"]
     assert set(lines) == set(trainer.env.agents)
     assert panel.curves_image.value[:4] == PNG
+    # the baselines' system cost is drawn beside the agents'
+    assert len(panel.figure.gridppo["axes"]["cost"].get_lines()) == 3
     panel.by.value = "type"
     assert set(panel.figure.gridppo["lines"]) == {n.type_name for n in trainer.grid.nodes}
     # the end: trained policy against the baselines and the day's optimum (ticked by
@@ -111,6 +134,12 @@ def test_panel_trains_blocking_and_compares(tmp_path):
     assert panel.kpi_image.value[:4] == PNG
     assert "system_cost_eur" in panel.kpi_html.value
     assert "gap_to_optimum_percent" in panel.kpi_html.value
+    assert "overflow-x: auto" in panel.kpi_html.value  # a wide table scrolls, not the panel
+    # both figures fit the output area and read well
+    for fig, shown in ((panel.figure, panel.curves_image), (panel.kpi_figure, panel.kpi_image)):
+        assert png_width_px(shown.value) <= ROW_WIDTH_PX
+        assert smallest_font_px(fig, DPI) >= 11.0 - 0.2
+        assert colliding_tick_labels(fig) == []
     panel.opf_checkbox.value = False  # unticked: no optimum
     assert set(panel._compare(trainer)) == {"ippo", "random", "heuristic"}
     assert (trainer.log_dir / "metrics.csv").is_file()
@@ -133,92 +162,3 @@ def test_panel_stop_ends_background_training(tmp_path):
     assert panel.state == "stopped" and panel.status.startswith("stopped after")
     assert panel.progress.value == panel.trainer.update
     assert "ippo" in panel.results  # the final comparison also runs after a stop
-
-
-# -- BehaviourExplorer ---------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory) -> Trainer:
-    """A trainer after two tiny updates."""
-    root = tmp_path_factory.mktemp("explorer")
-    trainer = Trainer.from_config(overrides={**TINY, "train.total_updates": 2}, root=root)
-    trainer.train(progress_bar=False)
-    return trainer
-
-
-def test_explorer_scrubs_through_a_day(trained):
-    explorer = BehaviourExplorer(trained)
-    first_day = explorer.day.value
-    assert list(explorer.records) == [first_day]
-    buses = explorer.grid_figure.gridppo["bus_collection"].get_array().copy()
-    marker = explorer.agent_figure.gridppo["step_markers"][0].get_x()
-    explorer.time.value = 12
-    assert not np.allclose(explorer.grid_figure.gridppo["bus_collection"].get_array(), buses)
-    dt_h = 24.0 / explorer.env.steps_per_day
-    assert explorer.agent_figure.gridppo["step_markers"][0].get_x() == pytest.approx(12 * dt_h)
-    assert explorer.agent_figure.gridppo["step_markers"][0].get_x() != pytest.approx(marker)
-    assert explorer.grid_image.value[:4] == PNG and explorer.agent_image.value[:4] == PNG
-    grid_figure = explorer.grid_figure
-    explorer.agent.value = "battery_3"
-    assert set(explorer.agent_figure.gridppo["action_lines"]) == {"power"}
-    assert explorer.grid_figure is grid_figure  # a new agent leaves the grid as it was
-    # a new day runs once; going back uses the cached record
-    record = explorer.records[first_day]
-    explorer.day.value = explorer.day.options[1][1]
-    assert len(explorer.records) == 2
-    explorer.day.value = first_day
-    assert len(explorer.records) == 2 and explorer.record() is record
-    assert f"day {first_day}" in explorer.info.value
-
-
-def test_explorer_from_checkpoint(trained):
-    explorer = BehaviourExplorer(trained.checkpoint_dir / "last.pt")
-    assert [n for _, n in explorer.agent.options] == trained.env.agents
-    assert explorer.record().vm_pu.shape[:2] == (explorer.env.steps_per_day, 1)
-    with pytest.raises(TypeError, match="source"):
-        BehaviourExplorer(42)
-
-
-# -- GridPlayground ------------------------------------------------------------------------
-
-
-def test_playground_producer_setpoint_lowers_slack_import(grid: PowerGrid):
-    playground = GridPlayground(grid=grid)
-    base = playground.summary()
-    assert base["converged"] and base["voltage_violations"] == 0
-    playground.producer_node.value = "producer_1"
-    assert playground.producer_slider.max == grid.node("producer_1").params["max_p_mw"]
-    playground.producer_slider.value = 80.0
-    raised = playground.summary()
-    assert playground.producer_mw["producer_1"] == 80.0
-    assert raised["ext_grid_import_mw"] < base["ext_grid_import_mw"] - 60.0
-    assert playground.last_result.ext_grid_p_mw[0] == raised["ext_grid_import_mw"]
-    # another producer's slider shows its own setting; going back shows 80 again
-    playground.producer_node.value = "producer_2"
-    assert playground.producer_slider.value == 0.0
-    playground.producer_node.value = "producer_1"
-    assert playground.producer_slider.value == 80.0
-    playground.reset_button.click()
-    assert playground.summary()["ext_grid_import_mw"] == pytest.approx(
-        base["ext_grid_import_mw"], abs=1e-6
-    )
-
-
-def test_playground_huge_load_and_pv(grid: PowerGrid):
-    playground = GridPlayground(grid=grid)
-    base = playground.summary()
-    colours = playground.grid_figure.gridppo["bus_collection"].get_array().copy()
-    playground.load_node.value = "business_13"
-    playground.load_slider.value = 4.0
-    heavy = playground.summary()
-    assert heavy["converged"]
-    assert heavy["min_vm_pu"] < base["min_vm_pu"] - 0.02
-    assert heavy["voltage_violations"] > 0 and 13 in heavy["buses_outside_band"]
-    assert heavy["overloaded_branches"]  # names such as 'line 12-13'
-    assert "overloaded branches" in playground.results_html.value
-    assert not np.allclose(playground.grid_figure.gridppo["bus_collection"].get_array(), colours)
-    # PV at the same bus pushes its voltage back up
-    playground.pv_node.value = "business_13"
-    playground.pv_slider.value = 20.0
-    assert playground.summary()["min_vm_pu"] > heavy["min_vm_pu"]
