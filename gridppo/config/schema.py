@@ -173,7 +173,11 @@ SCHEMA: dict[str, dict[str, Field]] = {
         "checkpoint_dir": Field("checkpoints", "str", "Where checkpoints go (one folder per run)."),
         "tensorboard": Field(True, "bool", "Also write TensorBoard event files."),
         "torch_threads": Field(
-            1, "int", "CPU threads for torch (small networks: 1 is fastest).", 1, 256
+            2,
+            "int",
+            "CPU threads for torch: the update's batched products split over them.",
+            1,
+            256,
         ),
     },
 }
