@@ -173,9 +173,9 @@ SCHEMA: dict[str, dict[str, Field]] = {
         "checkpoint_dir": Field("checkpoints", "str", "Where checkpoints go (one folder per run)."),
         "tensorboard": Field(True, "bool", "Also write TensorBoard event files."),
         "torch_threads": Field(
-            2,
+            1,
             "int",
-            "CPU threads for torch: the update's batched products split over them.",
+            "CPU threads for torch; 1 is fastest and safe when other programs share the cores.",
             1,
             256,
         ),
