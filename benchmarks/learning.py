@@ -19,6 +19,7 @@ with one JSON line of all figures.
 
     python benchmarks/learning.py               # 3 seeds (about 3 minutes on 2 cores)
     python benchmarks/learning.py --seeds 0
+    python benchmarks/learning.py --seeds 0 --threads 2 --docs /tmp/figures   # two threads
 """
 
 from __future__ import annotations
@@ -66,9 +67,10 @@ MEAN_KEYS = (
 )
 
 
-def run_seed(seed: int, root: Path) -> tuple[dict, Trainer, dict]:
+def run_seed(seed: int, root: Path, threads: int) -> tuple[dict, Trainer, dict]:
     """Train one seed, then test best.pt and the baselines on the test days."""
-    trainer = Trainer.from_config(None, {"seed": seed}, run_name=f"seed{seed}", root=root)
+    overrides = {"seed": seed, "train.torch_threads": threads}
+    trainer = Trainer.from_config(None, overrides, run_name=f"seed{seed}", root=root)
     start = time.perf_counter()
     summary = trainer.train(progress_bar=False)
     train_s = time.perf_counter() - start
@@ -126,13 +128,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--docs", default="docs", help="where the figures go")
+    parser.add_argument(
+        "--threads", type=int, default=1, help="train.torch_threads (the default config: 1)"
+    )
     args = parser.parse_args()
     docs = Path(args.docs)
     docs.mkdir(parents=True, exist_ok=True)
     per_seed, trainers, first_results = [], [], None
     with tempfile.TemporaryDirectory() as tmp:
         for seed in args.seeds:
-            figures, trainer, results = run_seed(seed, Path(tmp))
+            figures, trainer, results = run_seed(seed, Path(tmp), args.threads)
             figures["targets"] = check_targets(figures)
             per_seed.append(figures)
             trainers.append(trainer)

@@ -138,8 +138,7 @@ class BatchedGridEnv:
         shared = shared_features(ctx)
         own = self._own_features(self._vm_pu, self._loading_fraction)
         return {
-            node.name: node.observation(own[:, k], shared, ctx)
-            for k, node in enumerate(self.nodes)
+            node.name: node.observation(own[:, k], shared, ctx) for k, node in enumerate(self.nodes)
         }
 
     def _initial_voltages(self, rows: np.ndarray | None = None) -> None:

@@ -155,3 +155,16 @@ def test_learning_curve_with_baselines():
     fig = plot_learning_curve(history, {"heuristic": {"system_cost_eur": 92.0}})
     assert list(fig.gridppo["ippo_line"].get_ydata()) == [95.0, 90.0, 85.0]
     assert fig.axes[0].get_lines()[1].get_ydata()[0] == 92.0
+
+
+def test_a_baseline_far_above_the_curve_is_named_not_drawn():
+    history = [{"update": u, "system_cost_eur": 110_000.0 - 100 * u} for u in (5, 10)]
+    baselines = {
+        "heuristic": {"system_cost_eur": 150_000.0},
+        "random": {"system_cost_eur": 450_000.0},
+    }
+    fig = plot_learning_curve(history, baselines)
+    ax = fig.axes[0]
+    assert len(ax.get_lines()) == 2  # IPPO and the heuristic
+    assert "random 450,000" in ax.get_title()
+    assert ax.get_ylabel() == "system cost (EUR/day), validation days"

@@ -270,7 +270,15 @@ def plot_learning_curve(
         updates, [e[kpi] for e in eval_history], "o-", color="tab:blue", label="IPPO"
     )
     styles = ("--", ":", "-.")
+    values = [e[kpi] for e in eval_history]
+    # A baseline far above the curve (random actions cost several times more) would
+    # squash it flat: such a baseline is named in a note instead of drawn.
+    ceiling = 2.0 * max(values) if values and max(values) > 0 else np.inf
+    off_chart = []
     for i, (name, kpis) in enumerate((baselines or {}).items()):
+        if kpis[kpi] > ceiling:
+            off_chart.append(f"{name} {kpis[kpi]:,.0f}")
+            continue
         ax.axhline(kpis[kpi], ls=styles[i % len(styles)], color="grey", label=name)
         ax.annotate(
             name,
@@ -281,10 +289,15 @@ def plot_learning_curve(
             va="bottom",
             color="grey",
         )
+    if off_chart:
+        ax.set_title("off the chart: " + ", ".join(off_chart), fontsize=SMALL_FONT_PT)
     ax.set_xlabel("update")
-    ax.set_ylabel(f"{kpi} on validation days")
+    label = {"system_cost_eur": "system cost (EUR/day)"}.get(kpi, kpi.replace("_", " "))
+    ax.set_ylabel(f"{label}, validation days")
     if kpi.endswith("_rate"):
         percent_axis(ax.yaxis)
+    else:
+        short_number_axis(ax.yaxis)
     ax.legend(fontsize=SMALL_FONT_PT)
     ax.grid(alpha=0.3)
     fig.gridppo = {"ippo_line": ippo_line}
