@@ -332,8 +332,9 @@ def _train(page: Any) -> None:
     """The panel: Train redraws the live curves while the progress bar advances."""
     train = page.locator(".jupyter-widgets button", has_text="Train")
     output = page.locator(".jp-OutputArea-output").filter(has=train).first
+    output.scroll_into_view_if_needed()  # JupyterLab renders only the cells in view
     _check_fits(output, "training panel")
-    assert _status(page) == "idle"
+    _wait(lambda: _status(page) == "idle", 30.0, "the panel's idle status line", page)
     train.click()
     curves = output.locator("img.widget-image").first
     curves.wait_for(state="visible", timeout=60_000)

@@ -1,12 +1,14 @@
 """The IPPO trainer: rollout, independent updates, evaluation, checkpoints, logs.
 
-One *update* is the story CleanRL tells, once per agent:
+One *update* is the story CleanRL tells, for every agent at once:
 
-1. **Rollout.** Every agent acts on B parallel days for ``rollout_steps`` steps.
-2. **Learn.** Every agent updates its own network from its own buffer. Agents never
-   see each other's parameters or gradients: that is *Independent* PPO. With
-   ``ppo.parameter_sharing: per_type`` the nodes of one type share one network
-   instead (their experience is pooled), so students can compare the two.
+1. **Rollout.** Every agent acts on B parallel days for ``rollout_steps`` steps
+   (:func:`~gridppo.training.rollout.collect_rollout`).
+2. **Learn.** One :class:`~gridppo.agents.ppo.PPO` update of all agents: each agent
+   is one row of the PPO's parameters, statistics and buffer, and no agent sees
+   another's parameters or gradients: that is *Independent* PPO. With
+   ``ppo.parameter_sharing: per_type`` the nodes of one type share one row instead
+   (their experience is pooled), so students can compare the two.
 3. **Validate** every ``eval_interval`` updates on the held-out validation days,
    with deterministic (mean) actions.
 4. **Save** ``last.pt`` every update, ``best.pt`` when the system cost on the
@@ -144,7 +146,8 @@ class Trainer:
         run's ``metrics.csv`` (rows after the checkpoint's update are dropped) and
         TensorBoard logs. ``root`` is where the run's ``log_dir`` lives (default: worked
         out from the checkpoint's path). ``overrides`` may change only
-        :data:`RESUME_OVERRIDES`, e.g. ``{"train.total_updates": 200}`` to train longer.
+        :data:`~gridppo.training.checkpoints.RESUME_OVERRIDES`, e.g.
+        ``{"train.total_updates": 200}`` to train longer.
 
         If the checkpoint cannot be read, the newest good checkpoint beside it is used
         instead and a one-line note says so (on stderr). Raises :class:`CheckpointError`
@@ -172,7 +175,7 @@ class Trainer:
         """Call ``fn(trainer, payload)`` on ``event`` (one of :data:`EVENTS`).
 
         Payloads: ``on_update`` the metrics row (dict); ``on_eval`` a dict policy ->
-        :class:`~gridppo.simulate.EvalResult`; ``on_checkpoint`` the path written;
+        :class:`~gridppo.evaluation.simulate.EvalResult`; ``on_checkpoint`` the path written;
         ``on_train_end`` the summary dict.
         """
         if event not in self.callbacks:
