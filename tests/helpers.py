@@ -18,6 +18,18 @@ from gridppo.grid.node import Node, make_node
 from gridppo.grid.physics import Injections
 from gridppo.grid.profiles import DailyProfiles
 
+# A training budget small enough for a test: a few updates of a few days.
+TINY = {
+    "train.num_days": 4,
+    "train.total_updates": 3,
+    "train.eval_interval": 2,
+    "train.checkpoint_interval": 2,
+    "train.tensorboard": False,
+    "time.train_days": 20,
+    "time.validation_days": 2,
+    "time.test_days": 2,
+}
+
 
 def zero_actions(env: BatchedGridEnv, value: float = 0.0) -> dict[str, np.ndarray]:
     """Batched actions with every entry equal to ``value``, keyed by agent."""

@@ -12,20 +12,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from helpers import TINY
 
 from gridppo.cli import main
 from gridppo.evaluation.simulate import KPI_NAMES
-
-TINY = {
-    "train.num_days": 4,
-    "train.total_updates": 3,
-    "train.eval_interval": 2,
-    "train.checkpoint_interval": 2,
-    "train.tensorboard": False,
-    "time.train_days": 20,
-    "time.validation_days": 2,
-    "time.test_days": 2,
-}
 
 
 def test_python_dash_m_runs_the_command_line() -> None:

@@ -351,27 +351,3 @@ def test_batched_days_terminate_and_never_truncate(grid: PowerGrid, autoreset: b
             assert terminations[name].dtype == bool and truncations[name].dtype == bool
             np.testing.assert_array_equal(terminations[name], last)
             assert not truncations[name].any()
-
-
-def test_loads_no_node_owns_take_their_share_of_the_losses() -> None:
-    """With one agent, a battery, every case load is unowned, yet draws power: the battery
-    pays only its own share of the losses when it charges, and none when it is idle."""
-    cfg = load_config(None, {"time.train_days": 2, "time.validation_days": 1, "time.test_days": 1})
-    cfg["nodes"] = [n for n in cfg["nodes"] if n["name"] == "battery_3"]
-    grid = PowerGrid(cfg)
-    assert len(grid.unowned_loads) == len(grid.net.load) == 11
-    env = BatchedGridEnv(grid=grid, batch_size=2, autoreset=False)
-    env.reset(days=[0, 1])
-    for action in (1.0, 0.0):
-        price = env.context().price_eur_per_mwh
-        _, _, _, _, infos = env.step({"battery_3": np.full((2, 1), action)})
-        pf, inj = env.last_power_flow, env.last_injections
-        charge = grid.node("battery_3").p_mw
-        drawn = charge + inj.load_p_mw.sum(axis=1)
-        share = -price * pf.losses_mw * env.dt_h * charge / drawn
-        loss_charge = infos["reward_components"]["battery_3"]["loss_charge_eur"]
-        np.testing.assert_allclose(loss_charge, share, rtol=1e-12)
-        if action > 0:
-            assert (charge > 0).all() and (loss_charge < 0).all()
-        else:
-            np.testing.assert_array_equal(loss_charge, 0.0)

@@ -20,22 +20,14 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
+from helpers import TINY
 
 from gridppo import BatchedGridEnv, Trainer, load_config
 from gridppo.cli import main
 from gridppo.training.checkpoints import load_checkpoint
 
 UPDATES = 6
-CONFIG = {
-    "train.num_days": 4,
-    "train.total_updates": UPDATES,
-    "train.eval_interval": 2,
-    "train.checkpoint_interval": 2,
-    "train.tensorboard": False,
-    "time.train_days": 20,
-    "time.validation_days": 2,
-    "time.test_days": 2,
-}
+CONFIG = {**TINY, "train.total_updates": UPDATES}
 TIMING = ("time_s", "charts/steps_per_s")
 
 

@@ -7,20 +7,10 @@ import math
 import numpy as np
 import pytest
 import torch
+from helpers import TINY
 
 from gridppo.config.loader import load_config
 from gridppo.training.trainer import TrainedPolicy, Trainer
-
-TINY = {
-    "train.num_days": 4,
-    "train.total_updates": 3,
-    "train.eval_interval": 2,
-    "train.checkpoint_interval": 2,
-    "train.tensorboard": False,
-    "time.train_days": 20,
-    "time.validation_days": 2,
-    "time.test_days": 2,
-}
 
 
 def single_battery_config(**overrides) -> dict:
