@@ -14,6 +14,8 @@ import os
 import pickle
 import re
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +27,7 @@ from gridppo.config.loader import load_config
 from gridppo.evaluation.simulate import EvalResult
 
 __all__ = [
+    "must_fit",
     "RESUME_OVERRIDES",
     "read_for_resume",
     "remove_stale_temporaries",
@@ -281,3 +284,15 @@ def remove_stale_temporaries(folder: Path) -> None:
     """Delete the temporary files a process killed while saving left in ``folder``."""
     for stale in Path(folder).glob(".*.pt.tmp-*"):
         stale.unlink(missing_ok=True)
+
+
+@contextmanager
+def must_fit(path: str | os.PathLike) -> Iterator[None]:
+    """Turn a state that does not fit what loads it (KeyError, ValueError, RuntimeError
+    from ``load_state_dict``) into one :class:`CheckpointError` line naming ``path``."""
+    try:
+        yield
+    except (KeyError, ValueError, RuntimeError) as err:
+        raise CheckpointError(
+            f"checkpoint: '{path}' does not fit its own configuration ({first_line(err)})"
+        ) from None

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
+from pathlib import Path
 
 import numpy as np
 
@@ -39,6 +40,25 @@ class TrainingDivergedError(RuntimeError):
     def __init__(self, message: str, agent: str, update: int, what: str):
         super().__init__(message)
         self.agent, self.update, self.what = agent, update, what
+
+    @classmethod
+    def during(
+        cls, update: int, agent: str, what: str, last_pt: Path | None, kept_update: int | None
+    ) -> TrainingDivergedError:
+        """The one-line error for ``what`` of ``agent`` in ``update``, saying what
+        ``last_pt`` keeps (None: nothing was saved yet)."""
+        kept = (
+            "no checkpoint was written yet"
+            if last_pt is None
+            else f"'{last_pt}' keeps update {kept_update}"
+        )
+        return cls(
+            f"training diverged in update {update}: {what} of agent '{agent}' is NaN or "
+            f"infinite; stopped, {kept}",
+            agent,
+            update,
+            what,
+        )
 
 
 def _check_observations(observations: Mapping[str, np.ndarray], diverged: Diverged) -> None:

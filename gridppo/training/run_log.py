@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import math
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ import yaml
 from gridppo.agents.ppo import DIAGNOSTICS
 from gridppo.grid.network import METRIC_NAMES
 
-__all__ = ["EVAL_KPIS", "RunLog", "log_columns"]
+__all__ = ["EVAL_KPIS", "RunLog", "log_columns", "log_row"]
 
 # The validation KPIs logged in every row (blank where the update did not validate).
 EVAL_KPIS = (
@@ -38,6 +39,26 @@ def log_columns(agents: list[str]) -> list[str]:
     cols += [f"grid/{k}" for k in METRIC_NAMES]
     cols += [f"validation/{k}" for k in EVAL_KPIS]
     return cols
+
+
+def log_row(
+    update: int,
+    global_step: int,
+    time_s: float,
+    rollout: Mapping[str, float],
+    diagnostics: Mapping[str, Mapping[str, float]],
+) -> dict[str, float]:
+    """One update's row: counters, the rollout's returns and grid metrics, every
+    agent's PPO diagnostics (``losses/KEY/AGENT``) and blank validation KPIs (NaN; the
+    trainer fills them in on the updates it validates)."""
+    row = {"update": float(update), "global_step": float(global_step), "time_s": time_s}
+    row.update(rollout)
+    for name, values in diagnostics.items():
+        for key in DIAGNOSTICS:
+            row[f"losses/{key}/{name}"] = values[key]
+    for key in EVAL_KPIS:
+        row[f"validation/{key}"] = math.nan
+    return row
 
 
 class RunLog:

@@ -6,9 +6,8 @@ import os
 
 import numpy as np
 
-from gridppo.config.fields import first_line
 from gridppo.env import BatchedGridEnv
-from gridppo.training.checkpoints import CheckpointError, checkpoint_config, load_checkpoint
+from gridppo.training.checkpoints import checkpoint_config, load_checkpoint, must_fit
 from gridppo.training.node_agents import NodeAgents
 
 __all__ = ["TrainedPolicy"]
@@ -46,10 +45,6 @@ class TrainedPolicy:
         cfg = checkpoint_config(state, path)
         env = BatchedGridEnv(cfg, batch_size=cfg["train"]["num_days"], mode="test", autoreset=False)
         learners = NodeAgents(env, cfg)
-        try:
+        with must_fit(path):
             learners.load_state_dict(state["learners"])
-        except (KeyError, ValueError, RuntimeError) as err:
-            raise CheckpointError(
-                f"checkpoint: '{path}' does not fit its own configuration ({first_line(err)})"
-            ) from None
         return cls(learners, deterministic, name), cfg

@@ -9,22 +9,18 @@ One *update* is the story CleanRL tells, for every agent at once:
    another's parameters or gradients: that is *Independent* PPO. With
    ``ppo.parameter_sharing: per_type`` the nodes of one type share one row instead
    (their experience is pooled), so students can compare the two.
-3. **Validate** every ``eval_interval`` updates on the held-out validation days,
-   with deterministic (mean) actions.
-4. **Save** ``last.pt`` every update, ``best.pt`` when the system cost on the
-   validation days improves, and a numbered checkpoint every ``checkpoint_interval``
-   updates. Reported results come from the separate test days, which choose nothing
-   (see :mod:`gridppo.evaluation`).
+3. **Validate** every ``eval_interval`` updates on the validation days (mean actions).
+4. **Save** ``last.pt`` every update, ``best.pt`` when the validation days' system cost
+   improves, ``update_N.pt`` every ``checkpoint_interval``. Reported results come from
+   the separate test days, which choose nothing (:mod:`gridppo.evaluation.protocol`).
 5. **Log** one row of metrics per update to ``metrics.csv`` and TensorBoard.
 
 Callbacks (``on_update``, ``on_eval``, ``on_checkpoint``, ``on_train_end``) let a
 notebook widget draw live curves without the trainer knowing about notebooks.
 
-**Failing well** (see ``docs/reliability.md``): a checkpoint holds the whole training
-state at an update boundary, so :meth:`Trainer.resume` continues a run exactly; an
-interrupted or failed update returns the trainer to the update ``last.pt`` holds
-before the exception propagates; NaN or infinite values raise
-:class:`~gridppo.training.rollout.TrainingDivergedError` before anything is saved.
+**Failing well** (``docs/reliability.md``): :meth:`Trainer.resume` continues a run
+exactly from any checkpoint; a failed or interrupted update returns to the one
+``last.pt`` holds; NaN raises :class:`~gridppo.training.rollout.TrainingDivergedError`.
 """
 
 from __future__ import annotations
@@ -42,10 +38,8 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from gridppo.agents.ppo import DIAGNOSTICS
 from gridppo.baselines.heuristic import HeuristicPolicy
 from gridppo.baselines.random import RandomPolicy
-from gridppo.config.fields import first_line
 from gridppo.config.loader import load_config
 from gridppo.env import BatchedGridEnv
 from gridppo.evaluation.simulate import EvalResult, run_days
@@ -54,6 +48,7 @@ from gridppo.training.checkpoints import (
     CHECKPOINT_FORMAT_VERSION,
     CheckpointError,
     load_checkpoint,
+    must_fit,
     read_for_resume,
     remove_stale_temporaries,
     results_from_state,
@@ -65,7 +60,7 @@ from gridppo.training.checkpoints import (
 )
 from gridppo.training.node_agents import NodeAgents
 from gridppo.training.rollout import TrainingDivergedError, check_update, collect_rollout
-from gridppo.training.run_log import EVAL_KPIS, RunLog, log_columns
+from gridppo.training.run_log import EVAL_KPIS, RunLog, log_columns, log_row
 from gridppo.training.trained_policy import TrainedPolicy
 
 __all__ = ["Trainer", "EVENTS"]
@@ -160,14 +155,11 @@ class Trainer:
             root = run_root(folder, config["train"]["checkpoint_dir"], run_name)
         trainer = cls(config, run_name=run_name, root=root)
         trainer.checkpoint_dir = folder
-        try:
+        with must_fit(path):
             trainer.load_state_dict(state)
-        except (KeyError, ValueError, RuntimeError) as err:
-            raise CheckpointError(
-                f"checkpoint: '{path}' does not fit its own configuration ({first_line(err)})"
-            ) from None
         remove_stale_temporaries(folder)
-        _, trainer.history = RunLog(trainer.log_dir, trainer._columns()).read(trainer.update)
+        columns = log_columns(trainer.env.agents)
+        _, trainer.history = RunLog(trainer.log_dir, columns).read(trainer.update)
         return trainer
 
     # -- callbacks -----------------------------------------------------------
@@ -201,27 +193,17 @@ class Trainer:
 
     def evaluate_baselines(self) -> dict[str, EvalResult]:
         """Random and heuristic on the validation days (computed once, then cached)."""
-        if not self.baselines:
-            results = {}
-            for policy in (RandomPolicy(self.config["seed"]), HeuristicPolicy(self.validation_env)):
-                results[policy.name] = run_days(policy, self.validation_env)
-            self.baselines = results  # all or nothing, even if interrupted
+        if not self.baselines:  # all or nothing, even if interrupted
+            policies = (RandomPolicy(self.config["seed"]), HeuristicPolicy(self.validation_env))
+            self.baselines = {p.name: run_days(p, self.validation_env) for p in policies}
         return self.baselines
 
     # -- the loop ------------------------------------------------------------
     def _diverged(self, agent: str, what: str) -> TrainingDivergedError:
         """The error for a non-finite ``what`` of ``agent`` in the update in progress."""
-        update = self.update + 1
-        if self._checkpoint_update is not None:
-            kept = f"'{self.checkpoint_dir / 'last.pt'}' keeps update {self._checkpoint_update}"
-        else:
-            kept = "no checkpoint was written yet"
-        return TrainingDivergedError(
-            f"training diverged in update {update}: {what} of agent '{agent}' is NaN or "
-            f"infinite; stopped, {kept}",
-            agent,
-            update,
-            what,
+        last = None if self._checkpoint_update is None else self.checkpoint_dir / "last.pt"
+        return TrainingDivergedError.during(
+            self.update + 1, agent, what, last, self._checkpoint_update
         )
 
     def train_one_update(self) -> dict[str, float]:
@@ -236,27 +218,13 @@ class Trainer:
             self.env, self.learners, self._obs, self._episode_return, steps, self._diverged
         )
         self.global_step += steps * self.env.batch_size
-        progress = self.update / total
-        losses: dict[str, float] = {}
-        updates = self.learners.update(self._obs, progress)
-        check_update(updates, self.learners, self._diverged)
-        for name, diagnostics in updates.items():
-            for key in DIAGNOSTICS:
-                losses[f"losses/{key}/{name}"] = diagnostics[key]
+        diagnostics = self.learners.update(self._obs, self.update / total)
+        check_update(diagnostics, self.learners, self._diverged)
         self.update += 1
         elapsed = time.perf_counter() - start
         self._train_time += elapsed
-        steps = self.config["train"]["rollout_steps"] * self.env.batch_size
-        row = {
-            "update": float(self.update),
-            "global_step": float(self.global_step),
-            "time_s": self._train_time,
-            "charts/steps_per_s": steps / elapsed,
-            **rollout,
-            **losses,
-        }
-        for key in EVAL_KPIS:
-            row[f"validation/{key}"] = math.nan
+        row = log_row(self.update, self.global_step, self._train_time, rollout, diagnostics)
+        row["charts/steps_per_s"] = steps * self.env.batch_size / elapsed
         return row
 
     def train(self, total_updates: int | None = None, progress_bar: bool = True) -> dict[str, Any]:
@@ -320,8 +288,6 @@ class Trainer:
         except BaseException:
             # Interrupted (KeyboardInterrupt) or failed half-way through an update:
             # return to the last completed update, then let the exception through.
-            bar.close()
-            self.run_log.close()
             self._roll_back()
             raise
         finally:
@@ -336,13 +302,12 @@ class Trainer:
         """What a run produced, for the CLI and the benchmarks."""
         final = self.eval_history[-1] if self.eval_history else {}
         best = min(self.eval_history, key=lambda e: e["system_cost_eur"]) if final else {}
-        steps = self.update * self.config["train"]["rollout_steps"] * self.env.batch_size
         return {
             "run_name": self.run_name,
             "updates": self.update,
             "global_step": self.global_step,
             "wall_time_s": wall_time_s,
-            "steps_per_s": steps / max(self._train_time, 1e-9),
+            "steps_per_s": self.global_step / max(self._train_time, 1e-9),
             "final_eval": final,
             "best_eval": best,
             "baselines": {k: v.kpis for k, v in self.baselines.items()},
@@ -427,12 +392,9 @@ class Trainer:
         return path
 
     # -- logs ----------------------------------------------------------------
-    def _columns(self) -> list[str]:
-        return log_columns(self.env.agents)
-
     def _open_logs(self) -> None:
-        self.run_log = RunLog(self.log_dir, self._columns())
-        tensorboard = self.config["train"]["tensorboard"]
-        kept = self.run_log.open(self.config, self.update, self.global_step, tensorboard)
+        self.run_log = RunLog(self.log_dir, log_columns(self.env.agents))
+        tb = self.config["train"]["tensorboard"]
+        kept = self.run_log.open(self.config, self.update, self.global_step, tb)
         if len(self.history) != self.update:  # resumed: the history comes from the file
             self.history = kept
