@@ -10,9 +10,10 @@ initialisation (sqrt(2) hidden, 0.01 policy head, 1.0 value head).
 
 Why one flat row per agent: everything that must stay per agent becomes one line on
 [A, P] — Adam's moments (:mod:`gridppo.agents.adam`), gradient-norm clipping, a NaN
-check, saving one agent — and nothing can mix two agents, because no operation ever
-reduces over the agent axis. Agent ``k`` is initialised from its own seed, so it starts
-the same whether it trains alone (A = 1) or beside sixteen others.
+check, saving one agent — and nothing mixes two agents' values: no operation combines
+rows (a shared row gets the sum of its members' gradients, as it should). Agent ``k``
+is initialised from its own seed, so it starts the same whether it trains alone
+(A = 1) or beside sixteen others.
 
 Agents may differ in observation and action sizes. Observations are zero-padded to the
 largest size; the weights of a padded input start at 0 and get no gradient (their input

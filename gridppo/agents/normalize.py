@@ -89,7 +89,7 @@ class RunningMeanStd:
 
 
 class RewardScaler:
-    """Divide rewards by the running std of the discounted return (detail #31 of the 37).
+    """Divide rewards by the running std of the discounted return (detail #30 of the 37).
 
     Rewards here are in EUR and range over thousands; scaled rewards keep the value
     targets near unit size without changing which policy is best. One discounted return

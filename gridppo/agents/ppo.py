@@ -2,18 +2,23 @@
 
 :class:`PPO` trains A agents side by side, each with its own actor-critic parameters,
 Adam moments, observation and reward statistics and rollout buffer, all stored along a
-leading agent axis. With A = 1 it is the PPO of CleanRL's ``ppo_continuous_action.py``
-(see :mod:`gridppo.agents.single_agent` for one agent on Pendulum-v1); the trainer runs the
-grid's 17 independent agents (IPPO) with the same code and A = 17. Nothing couples the
-agents: every loss, advantage normalisation, gradient clip, Adam step, statistic and
-early stop is computed per agent, and no operation reduces over the agent axis (a test
-perturbs one agent's rewards and checks that nothing of any other agent changes).
+leading agent axis. With A = 1 it follows CleanRL's ``ppo_continuous_action.py`` (see
+:mod:`gridppo.agents.single_agent` for one agent on Pendulum-v1), except that a
+truncated episode bootstraps from the value of its final observation, scaled rewards
+are not clipped, the log-std starts at ``init_log_std`` and the diagnostics are means
+over the update's minibatches. The trainer runs the grid's 17 independent agents
+(IPPO) with the same code and A = 17. Nothing couples the agents: every loss,
+advantage normalisation, gradient clip, Adam step, statistic and early stop is computed
+per agent. The only sums over the agent axis are the loss summed before ``backward()``
+(the gradient of a sum with respect to one agent's row is that agent's own gradient)
+and the check whether every agent has stopped; a test perturbs one agent's rewards and
+checks that nothing of any other agent changes.
 
 Parameter sharing groups rows: ``rows[r]`` names the learner (parameter row) data row
 ``r`` uses. Agents that share a learner pool their experience: the learner's loss is
 the mean over its members' samples, and its statistics cover all of them.
 
-One update is CleanRL's story: compute GAE over the rollout; for ``update_epochs``
+One update is the story CleanRL tells: compute GAE over the rollout; for ``update_epochs``
 epochs, shuffle the samples and, per minibatch, recompute log-probabilities and values,
 normalise advantages, take the clipped surrogate, the (optionally clipped) value loss
 and the entropy bonus, back-propagate, clip the gradient norm, step Adam; stop an agent
@@ -259,7 +264,6 @@ class PPO:
         buffer.compute_advantages(last_values, cfg["gamma"], cfg["gae_lambda"])
         b = buffer.rows()
         batch_size = b["obs"].shape[1]
-        minibatch_size = max(batch_size // cfg["num_minibatches"], 1)
         clip_v = cfg["clip_coef"] if cfg["clip_vloss"] else None
         # Each learner's loss is the mean over its agents: weight agent r by 1 / members.
         weight = (1.0 / self._members)[self.rows]
@@ -268,8 +272,9 @@ class PPO:
         count = torch.zeros(self.num_learners)
         for _epoch in range(cfg["update_epochs"]):
             order = torch.randperm(batch_size, generator=self.generator)
-            for start in range(0, batch_size, minibatch_size):
-                idx = order[start : start + minibatch_size]
+            # num_minibatches near-equal parts, so no tiny leftover minibatch decides
+            # the target-KL stop when the batch does not divide evenly.
+            for idx in torch.tensor_split(order, min(cfg["num_minibatches"], batch_size)):
                 _, newlogprob, entropy, newvalue = self.network.get_action_and_value(
                     b["obs"][:, idx], b["actions"][:, idx]
                 )
@@ -357,8 +362,12 @@ class PPO:
         self.obs_stats.load_state_dict(state["obs_stats"])
         self.reward_scaler.stats.load_state_dict(state["reward_stats"])
         returns = state["reward_returns"].numpy().astype(np.float64)
-        if returns.shape == self.reward_scaler.returns.shape:
-            self.reward_scaler.returns = returns
+        if returns.shape != self.reward_scaler.returns.shape:
+            raise ValueError(
+                f"saved reward returns have shape {returns.shape}, "
+                f"these agents {self.reward_scaler.returns.shape}"
+            )
+        self.reward_scaler.returns = returns
         self.generator.set_state(state["generator"])
         self.buffer.reset()
         self._pending = None

@@ -9,7 +9,7 @@ loop without the grid around it::
     returns = train_single_agent("Pendulum-v1", total_steps=100_000, seed=0)
     print(returns[-10:])  # episode returns; random actions score about -1,200
 
-or ``python -m gridppo.agents.single_agent``. The loop is CleanRL's: N copies of the
+or ``python -m gridppo.agents.single_agent``. The loop is the one CleanRL writes: N copies of the
 environment step together; after ``num_steps`` steps, one PPO update. Pendulum never
 terminates, it is *truncated* after 200 steps, so the value of the final observation
 is the bootstrap there (``final_obs``), as "Time Limits in Reinforcement Learning"
@@ -67,8 +67,9 @@ def train_single_agent(
     of every episode finished during training, in order.
 
     Actions are the policy's output clipped to [-1, 1] and scaled to the action space.
-    ``torch_threads`` is 1 because networks this small run fastest on one thread (more
-    threads wait on each other, badly so when other programs share the cores).
+    ``torch_threads`` is 1: a single small network gains little from more, and more
+    threads wait on each other, badly so when other programs share the cores (see
+    docs/benchmarks.md).
     """
     torch.set_num_threads(torch_threads)
     cfg = {**PENDULUM_PPO, **(ppo or {})}
