@@ -358,3 +358,14 @@ def test_a_claimed_load_cannot_be_claimed_twice() -> None:
     nowhere = [*cfg["nodes"], {"name": "consumer_0", "type": "consumer", "bus": 0}]
     with pytest.raises(ConfigError, match=r"^nodes\.consumer_0\.bus: bus 0 has no load"):
         PowerGrid(load_config({**cfg, "nodes": nowhere}))
+
+
+def test_demand_and_pv_what_ifs_write_the_nodes_own_elements(grid: PowerGrid) -> None:
+    consumer, business = grid.node("consumer_3"), grid.node("business_9")
+    inj = grid.base_injections(2)
+    consumer.write_demand_mw(inj, 12.0)
+    business.write_pv_mw(inj, 4.0)
+    np.testing.assert_array_equal(inj.load_p_mw[:, consumer.load_index], 12.0)
+    np.testing.assert_allclose(inj.load_q_mvar[:, consumer.load_index], 12.0 * consumer.tan_phi)
+    np.testing.assert_array_equal(inj.sgen_p_mw[:, business.sgen_index], 4.0)
+    assert consumer.base_demand_mw() is not None and business.pv_capacity_mw() > 0

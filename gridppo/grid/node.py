@@ -51,7 +51,8 @@ everywhere as it is, and a type says more by overriding:
   optimum. A node without levers plays its steady action all day, and the optimum
   learns what it then injects by running it, on a copy, through the day.
 - :meth:`~Node.base_demand_mw` and :meth:`~Node.pv_capacity_mw`: the demand it
-  serves and the PV it owns (none), for the net load and the grid playground.
+  serves and the PV it owns (none); :meth:`~Node.write_demand_mw` and
+  :meth:`~Node.write_pv_mw` set them for a what-if (the grid playground).
 """
 
 from __future__ import annotations
@@ -232,6 +233,15 @@ class Node:
     def pv_capacity_mw(self) -> float:
         """Installed PV power the node owns (MW); 0 by default."""
         return 0.0
+
+    def write_demand_mw(self, inj: Injections, p_mw: float) -> None:
+        """Set the node's demand in ``inj`` to ``p_mw``. Default: the load it claimed."""
+        inj.load_p_mw[:, self.load_index] = p_mw
+        inj.load_q_mvar[:, self.load_index] = p_mw * self.tan_phi
+
+    def write_pv_mw(self, inj: Injections, p_mw: float) -> None:
+        """Set the node's PV output in ``inj`` to ``p_mw``. Default: its ``sgen``."""
+        inj.sgen_p_mw[:, self.sgen_index] = p_mw
 
     def steady_action(self, batch_size: int) -> np.ndarray:
         """The action [B, n_actions] that uses none of the node's flexibility: serve all

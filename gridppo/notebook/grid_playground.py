@@ -199,11 +199,9 @@ class GridPlayground(Displayable):
         level = float(self.load_level.value)
         inj = self.grid.base_injections(1, level)
         for node in self.load_nodes:
-            p_mw = node.base_p_mw * level * self.load_scale[node.name]
-            inj.load_p_mw[0, node.load_index] = p_mw
-            inj.load_q_mvar[0, node.load_index] = p_mw * node.tan_phi
+            node.write_demand_mw(inj, node.base_demand_mw() * level * self.load_scale[node.name])
         for node in self.pv_nodes:
-            inj.sgen_p_mw[0, node.sgen_index] = self.pv_mw[node.name]
+            node.write_pv_mw(inj, self.pv_mw[node.name])
         for node in self.producer_nodes:
             inj.gen_p_mw[0, node.dispatch().gen_index] = self.producer_mw[node.name]
         return inj
