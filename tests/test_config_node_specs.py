@@ -12,7 +12,7 @@ import yaml
 from gridppo import ConfigError, load_config
 from gridppo.config.fields import Field
 from gridppo.config.loader import DEFAULT_CONFIG_PATH
-from gridppo.config.node_specs import N_BUSES, NODE_TYPES, register_node_type, validate_nodes
+from gridppo.config.node_specs import NODE_TYPES, register_node_type, validate_nodes
 
 
 @pytest.fixture(scope="module")
@@ -80,7 +80,12 @@ def test_unknown_node_type_suggests_the_nearest(raw_default: dict[str, Any]) -> 
 def test_bus_that_does_not_exist() -> None:
     message = node_error([{"name": "battery_3", "type": "battery", "bus": 99}])
     assert message.startswith("nodes.battery_3.bus:")
-    assert "99" in message and "does not exist" in message and f"{N_BUSES - 1}" in message
+    assert "99" in message and "does not exist" in message and "case14 has buses 0..13" in message
+    # The bus range is the network's: bus 20 exists in case30, not in case14.
+    spec = [{"name": "battery_20", "type": "battery", "bus": 20}]
+    assert validate_nodes(spec, n_bus=30, network="case30")[0]["bus"] == 20
+    with pytest.raises(ConfigError, match="case30 has buses 0..29"):
+        validate_nodes([{"name": "battery_30", "type": "battery", "bus": 30}], 30, "case30")
     message = node_error([{"name": "battery_3", "type": "battery", "bus": True}])
     assert message.startswith("nodes.battery_3.bus: expected a bus index")
 

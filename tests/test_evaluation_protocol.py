@@ -8,6 +8,7 @@ import pytest
 from helpers import ConstantPolicy
 
 from gridppo import load_config
+from gridppo.config.networks import NETWORKS
 from gridppo.evaluation.protocol import (
     DEFAULT_BASELINES,
     evaluate_on_test_days,
@@ -54,3 +55,27 @@ def test_the_gap_is_the_mean_of_the_daily_gaps() -> None:
     assert results["mine"].kpis["gap_to_optimum_percent"] == pytest.approx(5.0)
     alone = {"mine": fake("mine", [1.0])}
     assert with_gap_to_optimum(alone)["mine"].kpis == {}
+
+
+@pytest.mark.parametrize("network", [n for n in NETWORKS if n != "case14"])
+def test_every_baseline_runs_on_every_shipped_network(network: str) -> None:
+    # case14 runs every baseline in tests/test_baselines_*. case118's day's optimum is a
+    # QP with 162 agents and 186 branches at every step (about 40 s a day on two cores),
+    # so it plans a day of 6 steps here.
+    steps = ["time.steps_per_day=6", "train.rollout_steps=6"] if network == "case118" else []
+    config = load_config(None, [f"grid.network={network}", *steps, *_small()])
+    names = ("optimum", "heuristic", "random", "single_step_opf")
+    results = evaluate_on_test_days(config, baselines=names, n_days=1)
+    for result in results.values():
+        assert all(np.isfinite(v) for v in result.kpis.values()), result.policy
+    optimum = results["optimum"].kpis
+    assert optimum["failed_days"] == 0 and optimum["unserved_energy_mwh"] == 0
+    assert optimum["worst_loading_percent"] < 102.0
+    # With every lever and the whole day known, the optimum is the cheapest.
+    for name in ("heuristic", "random"):
+        assert optimum["system_cost_eur"] < results[name].kpis["system_cost_eur"], name
+        assert results[name].kpis["gap_to_optimum_percent"] > 0
+
+
+def _small() -> list[str]:
+    return [f"{key}={value}" for key, value in SMALL.items()]

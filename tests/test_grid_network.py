@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import tempfile
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pandapower as pp
@@ -13,10 +15,11 @@ import pytest
 from helpers import random_actions
 
 from gridppo import BatchedGridEnv, ConfigError, PowerGrid, load_config
+from gridppo.config.networks import load_network
 from gridppo.grid.battery import Battery
 from gridppo.grid.business import Business
 from gridppo.grid.consumer import Consumer
-from gridppo.grid.network import METRIC_NAMES
+from gridppo.grid.network import METRIC_NAMES, UNRATED_MVA
 from gridppo.grid.physics import PowerFlowResult
 from gridppo.grid.producer import Producer
 
@@ -255,3 +258,46 @@ def test_own_base_demand_is_written_into_the_net_and_an_absurd_one_is_refused(
     )
     with pytest.raises(ConfigError, match="planning power flow does not converge"):
         PowerGrid(load_config(None, ["nodes.consumer_3.base_p_mw=5000"]))
+
+
+def test_ratings_are_the_nets_own_where_it_has_them() -> None:
+    # case30 rates every line (MATPOWER's rateA); gridppo keeps those ratings.
+    net = load_network("case30")
+    vn_kv = net.bus.vn_kv.values[net.line.from_bus.values]
+    own_mva = np.sqrt(3) * vn_kv * net.line.max_i_ka.values
+    grid = PowerGrid(load_config(None, ["grid.network=case30"]))
+    np.testing.assert_allclose(grid.branch_rating_mva, own_mva)
+    assert own_mva.max() < UNRATED_MVA
+    # case14's 9,900 MVA are "no limit": every branch is rated from the planning cases.
+    grid14 = PowerGrid(load_config(None))
+    assert (grid14.branch_rating_mva < 300).all()
+    # cigre_mv rates its lines and its two 25 MVA transformers.
+    mv = PowerGrid(load_config(None, ["grid.network=cigre_mv"]))
+    np.testing.assert_allclose(mv.branch_rating_mva[-2:], [25.0, 25.0])
+
+
+def test_a_net_whose_load_cannot_all_come_through_the_slack_starts_at_its_dispatch() -> None:
+    # case118's 53 producers start at their lowest output elsewhere; 4,242 MW through
+    # one slack bus has no AC solution, so they start at the case's own dispatch.
+    grid = PowerGrid(load_config(None, ["grid.network=case118"]))
+    assert len(grid.nodes) > 150
+    np.testing.assert_allclose(grid.base_gen_p_mw, load_network("case118").gen.p_mw)
+    pf = grid.run_power_flow(grid.base_injections(1))
+    assert pf.converged.all()
+    assert pf.ext_grid_p_mw[0] < 1000.0
+    # case14's producers still start at their lowest output (0 MW).
+    assert (PowerGrid(load_config(None)).base_gen_p_mw == 0).all()
+
+
+def test_generation_no_node_owns_keeps_its_case_output() -> None:
+    net = pp.create_empty_network()
+    buses = [pp.create_bus(net, vn_kv=20.0) for _ in range(2)]
+    pp.create_ext_grid(net, buses[0])
+    pp.create_line(net, buses[0], buses[1], 1.0, "NA2XS2Y 1x95 RM/25 12/20 kV")
+    pp.create_load(net, buses[1], p_mw=2.0)
+    pp.create_sgen(net, buses[1], p_mw=0.7)
+    path = Path(tempfile.mkdtemp()) / "two_bus.json"
+    pp.to_json(net, str(path))
+    grid = PowerGrid(load_config(None, [f"grid.network={path}"]))
+    assert [n.name for n in grid.nodes] == ["battery_1", "consumer_1"]
+    np.testing.assert_allclose(grid.base_injections(3).sgen_p_mw, 0.7)

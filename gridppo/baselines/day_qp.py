@@ -94,7 +94,9 @@ def _ptdf(net: pp.pandapowerNet) -> tuple[np.ndarray, np.ndarray]:
         pp.rundcpp(net)
     ppc, lookup = net._ppc, net._pd2ppc_lookups
     ptdf = makePTDF(ppc["baseMVA"], ppc["bus"], ppc["branch"])
-    rows = np.r_[slice(*lookup["branch"]["line"]), slice(*lookup["branch"]["trafo"])]
+    # A net without transformers (case30) has no "trafo" block in the lookup.
+    blocks = [lookup["branch"][kind] for kind in ("line", "trafo") if kind in lookup["branch"]]
+    rows = np.concatenate([np.arange(*block) for block in blocks])
     r_pu = np.real(ppc["branch"][rows, BR_R])
     return ptdf[rows][:, lookup["bus"][net.bus.index.values]], r_pu / ppc["baseMVA"]
 

@@ -13,7 +13,8 @@ from gridppo.config.loader import (
     quick_overrides,
     validate_config,
 )
-from gridppo.config.node_specs import N_BUSES, NODE_TYPES, register_node_type, validate_nodes
+from gridppo.config.networks import NETWORKS, load_network
+from gridppo.config.node_specs import NODE_TYPES, register_node_type, validate_nodes
 from gridppo.config.schema import SCHEMA
 
 __all__ = [
@@ -21,7 +22,7 @@ __all__ = [
     "DEFAULT_CONFIG_PATH",
     "Field",
     "NODE_TYPES",
-    "N_BUSES",
+    "NETWORKS",
     "QUICK_ENV_VAR",
     "QUICK_OVERRIDES",
     "SCHEMA",
@@ -29,6 +30,7 @@ __all__ = [
     "default_config",
     "first_line",
     "load_config",
+    "load_network",
     "parse_settings",
     "parse_value",
     "quick_overrides",

@@ -20,7 +20,15 @@ from typing import Any
 
 import yaml
 
+from gridppo.config.auto_nodes import auto_nodes
 from gridppo.config.fields import ConfigError, Field, first_line, parse_settings
+from gridppo.config.networks import (
+    DEFAULT_NETWORK,
+    check_network,
+    load_network,
+    network_bus_count,
+    network_voltage_settings,
+)
 from gridppo.config.node_specs import validate_nodes
 from gridppo.config.schema import SCHEMA
 
@@ -36,6 +44,8 @@ __all__ = [
 ]
 
 DEFAULT_CONFIG_PATH = Path(__file__).resolve().parent / "default.yaml"
+# ``nodes: auto`` places the nodes from the net's elements (gridppo.config.auto_nodes).
+AUTO = "auto"
 
 
 def _known_keys(sections: Mapping[str, Mapping[str, Field]]) -> list[str]:
@@ -100,14 +110,22 @@ def validate_config(raw: Mapping[str, Any]) -> dict[str, Any]:
             target[key] = field.check(dotted, value)
     _check_cross_field(out)
     if "nodes" not in raw:
-        raise ConfigError("nodes: missing; the config must list the grid's nodes")
-    out["nodes"] = validate_nodes(raw["nodes"])
+        raise ConfigError("nodes: missing; the config must list the grid's nodes or say auto")
+    network = out["grid"]["network"]
+    nodes = raw["nodes"]
+    if nodes == AUTO:
+        nodes = auto_nodes(load_network(network))
+    out["nodes"] = validate_nodes(nodes, network_bus_count(network), network)
     return out
 
 
 def _check_cross_field(cfg: dict[str, Any]) -> None:
     """Checks that involve more than one key."""
     grid = cfg["grid"]
+    check_network(grid["network"])
+    for key, value in network_voltage_settings(grid["network"]).items():
+        if grid[key] is None:
+            grid[key] = value
     if grid["min_vm_pu"] >= grid["max_vm_pu"]:
         raise ConfigError(
             f"grid.min_vm_pu: must be below grid.max_vm_pu ({grid['max_vm_pu']}), "
@@ -147,6 +165,11 @@ def apply_overrides(raw: dict[str, Any], overrides: Mapping[str, Any] | list[str
     valid = _known_keys(SCHEMA)
     for key, value in overrides.items():
         parts = key.split(".")
+        if key == "nodes":
+            if value != AUTO:
+                raise ConfigError(f"nodes: only nodes=auto can be set this way, got {value!r}")
+            out["nodes"] = value
+            continue
         if parts[0] == "nodes":
             if len(parts) != 3:
                 raise ConfigError(f"{key}: node overrides look like nodes.NAME.PARAMETER")
@@ -184,9 +207,12 @@ def load_config(
 
     ``source`` is a YAML path, an already-parsed dict, or None for the default
     configuration. A file or dict holds only what it changes: every key it leaves out
-    takes its default (the schema's defaults are the default file's values), and the
-    nodes are the default grid's unless it lists its own. Returns the validated config
-    as a plain nested dict.
+    takes its default (the schema's defaults are the default file's values). The nodes
+    are the default file's unless it lists its own, or says ``nodes: auto``, or names
+    another ``grid.network`` (then they are placed by
+    :func:`~gridppo.config.auto_nodes.auto_nodes`). The validated config always lists
+    its nodes, so a run's saved config says exactly which agents it trained. Returns the
+    validated config as a plain nested dict.
     """
     if source is None:
         source = DEFAULT_CONFIG_PATH
@@ -207,9 +233,26 @@ def load_config(
     if not isinstance(raw, Mapping):
         raise ConfigError(f"config: expected a mapping of sections, got {type(raw).__name__}")
     raw = dict(raw)
-    if "nodes" not in raw and source != DEFAULT_CONFIG_PATH:
-        raw["nodes"] = _default_nodes()
-    return validate_config(apply_overrides(raw, overrides))
+    default_nodes = "nodes" not in raw or source == DEFAULT_CONFIG_PATH
+    # Node parameters are reached by name, so they apply once the node list is known.
+    settings = parse_settings(overrides) if overrides else {}
+    node_settings = {k: v for k, v in settings.items() if k.startswith("nodes.")}
+    raw = apply_overrides(raw, {k: v for k, v in settings.items() if k not in node_settings})
+    if "nodes" in settings:
+        default_nodes = False
+    if default_nodes:
+        # The default node list is case14's; on any other network the nodes are placed
+        # from the net's own elements.
+        raw["nodes"] = AUTO if _network(raw) != DEFAULT_NETWORK else _default_nodes()
+    if raw.get("nodes") == AUTO and node_settings:
+        raw["nodes"] = auto_nodes(load_network(_network(raw)))
+    return validate_config(apply_overrides(raw, node_settings))
+
+
+def _network(raw: Mapping[str, Any]) -> Any:
+    """The ``grid.network`` a raw config asks for."""
+    grid = raw.get("grid")
+    return grid.get("network", DEFAULT_NETWORK) if isinstance(grid, Mapping) else DEFAULT_NETWORK
 
 
 def _default_nodes() -> list[dict[str, Any]]:

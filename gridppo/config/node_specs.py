@@ -19,10 +19,7 @@ from typing import Any, Protocol
 
 from gridppo.config.fields import ConfigError, Field
 
-__all__ = ["N_BUSES", "NODE_TYPES", "NodeSpec", "register_node_type", "validate_nodes"]
-
-# pandapower's case14 numbers its buses 0..13; a node's bus must be one of them.
-N_BUSES = 14
+__all__ = ["NODE_TYPES", "NodeSpec", "register_node_type", "validate_nodes"]
 
 
 class NodeSpec(Protocol):
@@ -55,12 +52,12 @@ def _close(word: str, candidates: list[str], cutoff: float = 0.6) -> str | None:
     return hits[0] if hits else None
 
 
-def validate_nodes(raw: Any) -> list[dict[str, Any]]:
+def validate_nodes(raw: Any, n_bus: int = 14, network: str = "case14") -> list[dict[str, Any]]:
     """Check the ``nodes`` list of a config: names, types, buses and parameters.
 
     Returns a list of ``{"name", "type", "bus", "params"}`` dicts with defaults filled
-    in. The bus must exist (0 .. ``N_BUSES`` - 1); whether it has a load or generator a
-    node can claim is checked when the grid is built.
+    in. The bus must exist in ``network`` (0 .. ``n_bus`` - 1); whether it has a load or
+    generator a node can claim is checked when the grid is built.
     """
     if not isinstance(raw, list) or not raw:
         raise ConfigError("nodes: expected a non-empty list of nodes")
@@ -95,9 +92,9 @@ def validate_nodes(raw: Any) -> list[dict[str, Any]]:
         bus = spec["bus"]
         if isinstance(bus, bool) or not isinstance(bus, int):
             raise ConfigError(f"nodes.{name}.bus: expected a bus index (integer), got {bus!r}")
-        if not 0 <= bus < N_BUSES:
+        if not 0 <= bus < n_bus:
             raise ConfigError(
-                f"nodes.{name}.bus: bus {bus} does not exist (case14 has buses 0..{N_BUSES - 1})"
+                f"nodes.{name}.bus: bus {bus} does not exist ({network} has buses 0..{n_bus - 1})"
             )
         valid = ["name", "type", "bus", *cls.PARAMS]
         for key in spec:

@@ -22,18 +22,31 @@ SCHEMA: dict[str, dict[str, Field]] = {
         "seed": Field(0, "int", "Seed for profiles, initial states, networks and sampling.", 0),
     },
     "grid": {
-        "min_vm_pu": Field(0.95, "float", "Lower bus voltage limit (p.u.).", 0.8, 1.0),
-        "max_vm_pu": Field(1.05, "float", "Upper bus voltage limit (p.u.).", 1.0, 1.2),
+        "network": Field(
+            "case14",
+            "str",
+            "The pandapower net: case14, case30, case57, case118, cigre_mv or a JSON path.",
+        ),
+        "min_vm_pu": Field(
+            None, "float_or_none", "Lower bus voltage limit (p.u.); null: the net's.", 0.8, 1.0
+        ),
+        "max_vm_pu": Field(
+            None, "float_or_none", "Upper bus voltage limit (p.u.); null: the net's.", 1.0, 1.2
+        ),
         "max_loading_percent": Field(
             100.0, "float", "Branch loading limit, lines and transformers (%).", 10.0, 200.0
         ),
         "ext_grid_vm_pu": Field(
-            1.03, "float", "Voltage setpoint of the slack (upstream grid) bus (p.u.).", 0.9, 1.1
+            None,
+            "float_or_none",
+            "Voltage setpoint of the slack (upstream grid) bus (p.u.); null: the net's.",
+            0.9,
+            1.1,
         ),
         "branch_rating_margin": Field(
             1.1,
             "float",
-            "Branch rating = margin x base-case apparent flow (case14 ships no ratings).",
+            "Branch rating = margin x planning-case flow, where the net has no rating.",
             1.0,
             10.0,
         ),

@@ -1,23 +1,31 @@
-"""The power grid: pandapower's IEEE 14-bus case with the config's nodes attached.
+"""The power grid: a pandapower net (``grid.network``) with the config's nodes attached.
 
-:class:`PowerGrid` owns the pandapower net, the nodes (agents), the daily profiles and
-the power-flow backend. The environment asks it for a power flow; the plots ask it
+:class:`PowerGrid` owns the pandapower net (IEEE case14 by default; see
+:mod:`gridppo.config.networks` for the others), the nodes (agents), the daily profiles
+and the power-flow backend. The environment asks it for a power flow; the plots ask it
 for the layout and the limits.
 
-Two things differ from ``pandapower.networks.case14()`` as shipped, both on purpose:
+Two things differ from the net as shipped, both on purpose:
 
 - **Voltage setpoints.** case14's generators hold 1.01-1.09 p.u., outside the usual
   0.95-1.05 band even before anything happens. The slack bus is set to
   ``grid.ext_grid_vm_pu`` and each producer to its own ``vm_pu``.
-- **Branch ratings.** case14 ships no thermal ratings (every branch is effectively
-  unlimited). Each branch is rated ``branch_rating_margin`` times the larger apparent
-  flow of two planning cases (the base case, and every node at full output, see
+- **Branch ratings.** A branch's rating is the net's own where it has one: a line's
+  ``sqrt(3) vn_kv max_i_ka`` (times ``df`` and ``parallel``), a transformer's ``sn_mva``
+  (times ``parallel``). MATPOWER's cases write 9,900 MVA for "no limit" (case14, case57
+  and case118 have no real ratings; case30 and cigre_mv have), so a rating of
+  :data:`UNRATED_MVA` or more counts as none. A branch without a rating is rated
+  ``branch_rating_margin`` times the larger apparent flow of two planning cases (the
+  base case, and every node at full output, see
   :meth:`~gridppo.grid.node.Node.write_full_output`: every producer at ``max_p_mw``), but
   at least ``min_branch_rating_mva``. A rating is the apparent power the branch carries
   at its thermal current limit at nominal voltage; ``loading_percent`` is the current
   at the more loaded end over that limit, ``100 |S| / (vm_pu * rating_mva)``, for lines
   and transformers alike, as pandapower computes it (thermal limits are limits on
   current).
+
+Generators and PV (``sgen``) of the net that no node owns keep their case output, and
+loads no node owns follow the day's load profile at their case value.
 """
 
 from __future__ import annotations
@@ -29,7 +37,6 @@ from typing import Any
 
 import numpy as np
 import pandapower as pp
-import pandapower.networks as pn
 
 # The shipped node types register themselves on import, so every config can name them.
 import gridppo.grid.battery  # noqa: F401
@@ -38,13 +45,18 @@ import gridppo.grid.consumer  # noqa: F401
 import gridppo.grid.producer  # noqa: F401
 from gridppo.config.fields import ConfigError
 from gridppo.config.loader import load_config
+from gridppo.config.networks import load_network
 from gridppo.grid.context import DayProfile, StepContext
 from gridppo.grid.node import Node, make_node
 from gridppo.grid.penalty import GridPenalty
 from gridppo.grid.physics import Injections, PowerFlowResult, make_backend
 from gridppo.grid.profiles import DailyProfiles, build_profiles
 
-__all__ = ["PowerGrid", "GridMetrics", "METRIC_NAMES"]
+__all__ = ["PowerGrid", "GridMetrics", "METRIC_NAMES", "UNRATED_MVA"]
+
+# A branch rated this much or more has no real rating: MATPOWER's cases write 9,900 MVA
+# (rateA 0 converted) for "unlimited".
+UNRATED_MVA = 9000.0
 
 # Grid stability metrics reported at every step, each [B].
 METRIC_NAMES = (
@@ -64,7 +76,7 @@ GridMetrics = dict  # name -> array [B]; see METRIC_NAMES
 
 
 class PowerGrid:
-    """The IEEE 14-bus grid with the config's nodes (producers, consumers, batteries,
+    """The config's pandapower net with its nodes (producers, consumers, batteries,
     businesses, or any registered type).
 
     Arguments:
@@ -85,7 +97,8 @@ class PowerGrid:
             config = load_config(config)
         self.config = config
         grid_cfg = config["grid"]
-        self.net = pn.case14()
+        self.network = grid_cfg["network"]
+        self.net = load_network(self.network)
         self.net.ext_grid["vm_pu"] = grid_cfg["ext_grid_vm_pu"]
         self.net.bus["min_vm_pu"] = grid_cfg["min_vm_pu"]
         self.net.bus["max_vm_pu"] = grid_cfg["max_vm_pu"]
@@ -94,15 +107,17 @@ class PowerGrid:
         self.claimed_gens: dict[int, str] = {}
         self.nodes: list[Node] = []
         case_loads = self.net.load.index.copy()
+        case_gen_p_mw = self.net.gen.p_mw.copy()
         for spec in config["nodes"]:
             if not 0 <= spec["bus"] < self.n_bus:
                 raise ConfigError(
                     f"nodes.{spec['name']}.bus: bus {spec['bus']} does not exist "
-                    f"(case14 has buses 0..{self.n_bus - 1})"
+                    f"({self.network} has buses 0..{self.n_bus - 1})"
                 )
             node = make_node(spec)
             node.attach(self)
             self.nodes.append(node)
+        self._start_from_a_solvable_case(case_gen_p_mw)
         self.slack_bus = int(self.net.ext_grid.bus.iloc[0])
         self.branch_from_bus = np.concatenate(
             [self.net.line.from_bus.values, self.net.trafo.hv_bus.values]
@@ -130,11 +145,15 @@ class PowerGrid:
         self.base_load_q_mvar = self.net.load.q_mvar.values.copy()
         self.base_gen_p_mw = self.net.gen.p_mw.values.copy()
         self.base_gen_vm_pu = self.net.gen.vm_pu.values.copy()
+        self.base_sgen_p_mw = self.net.sgen.p_mw.values.copy()
         self.branch_rating_mva = self._rate_branches()
         # pandapower's own line loading then reads like ours when students run runpp.
         n_line = len(self.net.line)
         vn_kv = self.net.bus.vn_kv.values[self.net.line.from_bus.values]
-        self.net.line["max_i_ka"] = self.branch_rating_mva[:n_line] / (np.sqrt(3) * vn_kv)
+        line = self.net.line
+        self.net.line["max_i_ka"] = self.branch_rating_mva[:n_line] / (
+            np.sqrt(3) * vn_kv * line.df.values * line.parallel.values
+        )
         self.profiles: DailyProfiles = build_profiles(config)
         self.penalty = GridPenalty(config)
         self.backend = make_backend(
@@ -183,7 +202,7 @@ class PowerGrid:
         return Injections(
             gen_p_mw=np.tile(self.base_gen_p_mw, (batch_size, 1)),
             gen_vm_pu=np.tile(self.base_gen_vm_pu, (batch_size, 1)),
-            sgen_p_mw=np.zeros((batch_size, len(net.sgen))),
+            sgen_p_mw=np.tile(self.base_sgen_p_mw, (batch_size, 1)),
             load_p_mw=self.base_load_p_mw[None, :] * scale,
             load_q_mvar=self.base_load_q_mvar[None, :] * scale,
             storage_p_mw=np.zeros((batch_size, len(net.storage))),
@@ -294,6 +313,30 @@ class PowerGrid:
         return (load_pu * remaining).sum(axis=1) * total_base_load_mw * (24.0 / n_steps)
 
     # -- ratings -------------------------------------------------------------
+    def _solves(self, net: pp.pandapowerNet) -> bool:
+        """Run pandapower's AC power flow on ``net``; whether it converged."""
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                pp.runpp(net, numba=True, max_iteration=self.config["grid"]["max_iterations"])
+            except pp.LoadflowNotConverged:
+                return False
+        return True
+
+    def _start_from_a_solvable_case(self, case_gen_p_mw: Any) -> None:
+        """Producers start at their lowest output (:meth:`Node.attach`). On a net whose
+        load cannot all come through the slack bus (case118: 4,242 MW), that case has
+        no AC solution; there, the generators the nodes took over start at the case's
+        own dispatch instead (within their limits), the case the net was published
+        with. The start is what the first observation of a day and the planning case
+        that rates the branches measure."""
+        if self._solves(copy.deepcopy(self.net)):
+            return
+        gen = self.net.gen
+        for index in case_gen_p_mw.index:
+            low, high = gen.at[index, "min_p_mw"], gen.at[index, "max_p_mw"]
+            gen.at[index, "p_mw"] = float(np.clip(case_gen_p_mw[index], low, high))
+
     def _rate_branches(self) -> np.ndarray:
         """Branch ratings from two planning cases (see the module docstring)."""
         g = self.config["grid"]
@@ -303,15 +346,11 @@ class PowerGrid:
             if full_output:
                 for node in self.nodes:
                     node.write_full_output(net)
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                try:
-                    pp.runpp(net, numba=True)
-                except pp.LoadflowNotConverged:
-                    raise ConfigError(
-                        "nodes: the planning power flow does not converge with these nodes; "
-                        "check producer sizes and voltage setpoints"
-                    ) from None
+            if not self._solves(net):
+                raise ConfigError(
+                    "nodes: the planning power flow does not converge with these nodes; "
+                    "check producer sizes and voltage setpoints"
+                )
             s_line = np.maximum(
                 np.hypot(net.res_line.p_from_mw, net.res_line.q_from_mvar),
                 np.hypot(net.res_line.p_to_mw, net.res_line.q_to_mvar),
@@ -322,4 +361,17 @@ class PowerGrid:
             )
             flows.append(np.concatenate([s_line.values, s_trafo.values]))
         planned = np.max(flows, axis=0)
-        return np.maximum(g["branch_rating_margin"] * planned, g["min_branch_rating_mva"])
+        derived = np.maximum(g["branch_rating_margin"] * planned, g["min_branch_rating_mva"])
+        own = self.net_ratings_mva()
+        return np.where(own < UNRATED_MVA, own, derived)
+
+    def net_ratings_mva(self) -> np.ndarray:
+        """The net's own rating of each branch (lines, then transformers) in MVA;
+        :data:`UNRATED_MVA` or more means none (see the module docstring)."""
+        line, trafo = self.net.line, self.net.trafo
+        vn_kv = self.net.bus.vn_kv.values[line.from_bus.values]
+        line_mva = np.sqrt(3) * vn_kv * line.max_i_ka.values * line.df.values
+        line_mva = line_mva * line.parallel.values
+        trafo_mva = trafo.sn_mva.values * trafo.parallel.values
+        own = np.concatenate([line_mva, trafo_mva]).astype(float)
+        return np.where(np.isfinite(own), own, np.inf)
