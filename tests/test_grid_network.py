@@ -19,27 +19,11 @@ from gridppo.config.networks import load_network
 from gridppo.grid.battery import Battery
 from gridppo.grid.business import Business
 from gridppo.grid.consumer import Consumer
-from gridppo.grid.network import METRIC_NAMES, UNRATED_MVA
+from gridppo.grid.network import METRIC_NAMES
 from gridppo.grid.physics import PowerFlowResult
 from gridppo.grid.producer import Producer
 
 ACTIONS = np.array([-1.0, 0.0, 1.0])
-
-
-def planning_flows(net: pp.pandapowerNet) -> np.ndarray:
-    """The largest apparent flow at either end of each branch after ``runpp`` (MVA)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        pp.runpp(net, numba=True)
-    s_line = np.maximum(
-        np.hypot(net.res_line.p_from_mw, net.res_line.q_from_mvar),
-        np.hypot(net.res_line.p_to_mw, net.res_line.q_to_mvar),
-    )
-    s_trafo = np.maximum(
-        np.hypot(net.res_trafo.p_hv_mw, net.res_trafo.q_hv_mvar),
-        np.hypot(net.res_trafo.p_lv_mw, net.res_trafo.q_lv_mvar),
-    )
-    return np.concatenate([s_line.values, s_trafo.values])
 
 
 def test_the_nodes_own_their_elements(grid: PowerGrid) -> None:
@@ -57,29 +41,6 @@ def test_the_nodes_own_their_elements(grid: PowerGrid) -> None:
         assert node.bus in ends
         np.testing.assert_array_equal(node.neighbour_buses, np.setdiff1d(ends, [node.bus]))
     assert grid.branch_names[-1].startswith("trafo") and grid.branch_names[0].startswith("line")
-
-
-def test_branches_are_rated_from_two_planning_cases(grid: PowerGrid) -> None:
-    g = grid.config["grid"]
-    base = planning_flows(copy.deepcopy(grid.net))
-    full = copy.deepcopy(grid.net)
-    for node in grid.nodes:
-        if isinstance(node, Producer):
-            full.gen.loc[node.gen_index, "p_mw"] = node.params["max_p_mw"]
-    full_flows = planning_flows(full)
-    expected = np.maximum(
-        g["branch_rating_margin"] * np.maximum(base, full_flows), g["min_branch_rating_mva"]
-    )
-    np.testing.assert_allclose(grid.branch_rating_mva, expected, rtol=1e-9)
-    # Both cases matter, and the floor holds for lightly used branches.
-    assert (full_flows > base + 1.0).any() and (base > full_flows + 1.0).any()
-    assert (grid.branch_rating_mva == g["min_branch_rating_mva"]).any()
-    # pandapower's own line limits say the same.
-    n_line = len(grid.net.line)
-    vn_kv = grid.net.bus.vn_kv.values[grid.net.line.from_bus.values]
-    np.testing.assert_allclose(
-        grid.net.line.max_i_ka * np.sqrt(3) * vn_kv, grid.branch_rating_mva[:n_line]
-    )
 
 
 def test_loading_is_current_over_the_thermal_limit(pandapower_grid: PowerGrid) -> None:
@@ -258,22 +219,6 @@ def test_own_base_demand_is_written_into_the_net_and_an_absurd_one_is_refused(
     )
     with pytest.raises(ConfigError, match="planning power flow does not converge"):
         PowerGrid(load_config(None, ["nodes.consumer_3.base_p_mw=5000"]))
-
-
-def test_ratings_are_the_nets_own_where_it_has_them() -> None:
-    # case30 rates every line (MATPOWER's rateA); gridppo keeps those ratings.
-    net = load_network("case30")
-    vn_kv = net.bus.vn_kv.values[net.line.from_bus.values]
-    own_mva = np.sqrt(3) * vn_kv * net.line.max_i_ka.values
-    grid = PowerGrid(load_config(None, ["grid.network=case30"]))
-    np.testing.assert_allclose(grid.branch_rating_mva, own_mva)
-    assert own_mva.max() < UNRATED_MVA
-    # case14's 9,900 MVA are "no limit": every branch is rated from the planning cases.
-    grid14 = PowerGrid(load_config(None))
-    assert (grid14.branch_rating_mva < 300).all()
-    # cigre_mv rates its lines and its two 25 MVA transformers.
-    mv = PowerGrid(load_config(None, ["grid.network=cigre_mv"]))
-    np.testing.assert_allclose(mv.branch_rating_mva[-2:], [25.0, 25.0])
 
 
 def test_a_net_whose_load_cannot_all_come_through_the_slack_starts_at_its_dispatch() -> None:

@@ -6,6 +6,7 @@ import numpy as np
 
 from gridppo.env import BatchedGridEnv
 from gridppo.grid.context import OperatorView
+from gridppo.grid.ratings import merit_order
 
 __all__ = ["HeuristicPolicy"]
 
@@ -48,18 +49,13 @@ class HeuristicPolicy:
         ctx = env.context()
         price = ctx.price_eur_per_mwh
         actions: dict[str, np.ndarray] = {}
-        dispatches = [(node, node.dispatch()) for node in env.nodes]
-        generators = [(node, d) for node, d in dispatches if d is not None]
         demand = env.grid.base_injections(env.batch_size, ctx.load_pu).load_p_mw.sum(axis=1)
         pv = sum(n.pv_capacity_mw() * ctx.pv_pu for n in env.nodes)
         remaining = demand - pv
         # Merit order: the cost per MWh at half output, cheapest first.
-        half_cost = {
-            n.name: n.generation_cost_eur(np.array(d.max_p_mw / 2), 1.0) / (d.max_p_mw / 2)
-            for n, d in generators
-        }
-        for node, d in sorted(generators, key=lambda g: half_cost[g[0].name]):
-            runs = price > half_cost[node.name]
+        for node, d in merit_order(env.nodes):
+            half_cost = node.generation_cost_eur(np.array(d.max_p_mw / 2), 1.0) / (d.max_p_mw / 2)
+            runs = price > half_cost
             p_mw = np.where(runs, np.clip(remaining, d.min_p_mw, d.max_p_mw), d.min_p_mw)
             remaining = remaining - p_mw
             actions[node.name] = node.dispatch_action(p_mw)

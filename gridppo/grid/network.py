@@ -10,19 +10,8 @@ Two things differ from the net as shipped, both on purpose:
 - **Voltage setpoints.** case14's generators hold 1.01-1.09 p.u., outside the usual
   0.95-1.05 band even before anything happens. The slack bus is set to
   ``grid.ext_grid_vm_pu`` and each producer to its own ``vm_pu``.
-- **Branch ratings.** A branch's rating is the net's own where it has one: a line's
-  ``sqrt(3) vn_kv max_i_ka`` (times ``df`` and ``parallel``), a transformer's ``sn_mva``
-  (times ``parallel``). MATPOWER's cases write 9,900 MVA for "no limit" (case14, case57
-  and case118 have no real ratings; case30 and cigre_mv have), so a rating of
-  :data:`UNRATED_MVA` or more counts as none. A branch without a rating is rated
-  ``branch_rating_margin`` times the larger apparent flow of two planning cases (the
-  base case, and every node at full output, see
-  :meth:`~gridppo.grid.node.Node.write_full_output`: every producer at ``max_p_mw``), but
-  at least ``min_branch_rating_mva``. A rating is the apparent power the branch carries
-  at its thermal current limit at nominal voltage; ``loading_percent`` is the current
-  at the more loaded end over that limit, ``100 |S| / (vm_pu * rating_mva)``, for lines
-  and transformers alike, as pandapower computes it (thermal limits are limits on
-  current).
+- **Branch ratings.** The net's own where it has them, derived from planning cases
+  where it has none (case14 has none): see :mod:`gridppo.grid.ratings`.
 
 Generators and PV (``sgen``) of the net that no node owns keep their case output, and
 loads no node owns follow the day's load profile at their case value.
@@ -31,12 +20,10 @@ loads no node owns follow the day's load profile at their case value.
 from __future__ import annotations
 
 import copy
-import warnings
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
-import pandapower as pp
 
 # The shipped node types register themselves on import, so every config can name them.
 import gridppo.grid.battery  # noqa: F401
@@ -51,12 +38,9 @@ from gridppo.grid.node import Node, make_node
 from gridppo.grid.penalty import GridPenalty
 from gridppo.grid.physics import Injections, PowerFlowResult, make_backend
 from gridppo.grid.profiles import DailyProfiles, build_profiles
+from gridppo.grid.ratings import rate_branches, solves
 
-__all__ = ["PowerGrid", "GridMetrics", "METRIC_NAMES", "UNRATED_MVA"]
-
-# A branch rated this much or more has no real rating: MATPOWER's cases write 9,900 MVA
-# (rateA 0 converted) for "unlimited".
-UNRATED_MVA = 9000.0
+__all__ = ["PowerGrid", "GridMetrics", "METRIC_NAMES"]
 
 # Grid stability metrics reported at every step, each [B].
 METRIC_NAMES = (
@@ -146,7 +130,7 @@ class PowerGrid:
         self.base_gen_p_mw = self.net.gen.p_mw.values.copy()
         self.base_gen_vm_pu = self.net.gen.vm_pu.values.copy()
         self.base_sgen_p_mw = self.net.sgen.p_mw.values.copy()
-        self.branch_rating_mva = self._rate_branches()
+        self.branch_rating_mva = rate_branches(self)
         # pandapower's own line loading then reads like ours when students run runpp.
         n_line = len(self.net.line)
         vn_kv = self.net.bus.vn_kv.values[self.net.line.from_bus.values]
@@ -313,16 +297,6 @@ class PowerGrid:
         return (load_pu * remaining).sum(axis=1) * total_base_load_mw * (24.0 / n_steps)
 
     # -- ratings -------------------------------------------------------------
-    def _solves(self, net: pp.pandapowerNet) -> bool:
-        """Run pandapower's AC power flow on ``net``; whether it converged."""
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            try:
-                pp.runpp(net, numba=True, max_iteration=self.config["grid"]["max_iterations"])
-            except pp.LoadflowNotConverged:
-                return False
-        return True
-
     def _start_from_a_solvable_case(self, case_gen_p_mw: Any) -> None:
         """Producers start at their lowest output (:meth:`Node.attach`). On a net whose
         load cannot all come through the slack bus (case118: 4,242 MW), that case has
@@ -330,48 +304,9 @@ class PowerGrid:
         own dispatch instead (within their limits), the case the net was published
         with. The start is what the first observation of a day and the planning case
         that rates the branches measure."""
-        if self._solves(copy.deepcopy(self.net)):
+        if solves(copy.deepcopy(self.net), self.config["grid"]["max_iterations"]):
             return
         gen = self.net.gen
         for index in case_gen_p_mw.index:
             low, high = gen.at[index, "min_p_mw"], gen.at[index, "max_p_mw"]
             gen.at[index, "p_mw"] = float(np.clip(case_gen_p_mw[index], low, high))
-
-    def _rate_branches(self) -> np.ndarray:
-        """Branch ratings from two planning cases (see the module docstring)."""
-        g = self.config["grid"]
-        net = copy.deepcopy(self.net)
-        flows = []
-        for full_output in (False, True):
-            if full_output:
-                for node in self.nodes:
-                    node.write_full_output(net)
-            if not self._solves(net):
-                raise ConfigError(
-                    "nodes: the planning power flow does not converge with these nodes; "
-                    "check producer sizes and voltage setpoints"
-                )
-            s_line = np.maximum(
-                np.hypot(net.res_line.p_from_mw, net.res_line.q_from_mvar),
-                np.hypot(net.res_line.p_to_mw, net.res_line.q_to_mvar),
-            )
-            s_trafo = np.maximum(
-                np.hypot(net.res_trafo.p_hv_mw, net.res_trafo.q_hv_mvar),
-                np.hypot(net.res_trafo.p_lv_mw, net.res_trafo.q_lv_mvar),
-            )
-            flows.append(np.concatenate([s_line.values, s_trafo.values]))
-        planned = np.max(flows, axis=0)
-        derived = np.maximum(g["branch_rating_margin"] * planned, g["min_branch_rating_mva"])
-        own = self.net_ratings_mva()
-        return np.where(own < UNRATED_MVA, own, derived)
-
-    def net_ratings_mva(self) -> np.ndarray:
-        """The net's own rating of each branch (lines, then transformers) in MVA;
-        :data:`UNRATED_MVA` or more means none (see the module docstring)."""
-        line, trafo = self.net.line, self.net.trafo
-        vn_kv = self.net.bus.vn_kv.values[line.from_bus.values]
-        line_mva = np.sqrt(3) * vn_kv * line.max_i_ka.values * line.df.values
-        line_mva = line_mva * line.parallel.values
-        trafo_mva = trafo.sn_mva.values * trafo.parallel.values
-        own = np.concatenate([line_mva, trafo_mva]).astype(float)
-        return np.where(np.isfinite(own), own, np.inf)
