@@ -1,4 +1,4 @@
-"""The ``gridppo`` command line: simulate, train and evaluate.
+"""The ``gridppo`` command line: simulate, train, evaluate and sweep.
 
 Errors in what the user gave (a bad config, a missing, corrupt or foreign checkpoint, a
 bad profile CSV) print one line and exit with status 2, without a traceback. Training
@@ -8,6 +8,9 @@ that diverges (NaN or infinite values) prints one line and exits with status 1.
 SIGTERM stops training cleanly after the update in progress (a second SIGTERM stops at
 once); Ctrl-C stops at once. Either way ``last.pt`` keeps the last completed update,
 and the command exits with status 143 (SIGTERM) or 130 (Ctrl-C).
+
+``gridppo sweep`` (:mod:`gridppo.sweep`, on Ray Tune) run again with the same arguments
+keeps the trials that finished and resumes the others from their ``last.pt``.
 """
 
 from __future__ import annotations
@@ -27,6 +30,8 @@ from gridppo.config.loader import load_config
 from gridppo.evaluation.protocol import DEFAULT_BASELINES, evaluate_on_test_days
 from gridppo.evaluation.simulate import kpi_table
 from gridppo.grid.network import PowerGrid
+from gridppo.sweep.runner import TUNE_DIR, RayMissingError, run_sweep
+from gridppo.sweep.trial import TEST_KPIS
 from gridppo.training.checkpoints import CheckpointError
 from gridppo.training.trained_policy import TrainedPolicy
 from gridppo.training.trainer import Trainer, TrainingDivergedError
@@ -202,6 +207,44 @@ def _evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _sweep(args: argparse.Namespace) -> int:
+
+    try:
+        result = run_sweep(
+            args.values,
+            args.set,
+            args.config,
+            samples=args.samples,
+            address=args.address,
+            cpus_per_trial=args.cpus_per_trial,
+            name=args.name,
+            directory=args.dir,
+            kpi=args.kpi,
+        )
+    except RayMissingError as err:
+        print(f"gridppo: {err}", file=sys.stderr)
+        return 2
+    print(f"\nOn the held-out test days ({result.sweep_dir}):")
+    print(result.summary.table())
+    for what, path in result.files.items():
+        print(f"Summary {what}: {path}")
+    if result.failed:
+        print(
+            f"gridppo: {len(result.failed)} of {len(result.trials)} trials failed "
+            f"({', '.join(result.failed)}); why: {result.sweep_dir}/{TUNE_DIR}/TRIAL/error.txt",
+            file=sys.stderr,
+        )
+        return 1
+    if result.unfinished:
+        print(
+            f"gridppo: {len(result.unfinished)} of {len(result.trials)} trials did not finish "
+            f"({', '.join(result.unfinished)}); run the same command again to continue them",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser, with one sub-command per task."""
     parser = argparse.ArgumentParser(prog="gridppo", description=__doc__.splitlines()[0])
@@ -254,6 +297,32 @@ def build_parser() -> argparse.ArgumentParser:
         help="also run the (slow) single-step AC-OPF, which dispatches producers only",
     )
     ev.set_defaults(func=_evaluate)
+
+    sw = sub.add_parser("sweep", help="train every setting and seed on Ray Tune, test, summarise")
+    common(sw)
+    sw.add_argument(
+        "--values",
+        action="append",
+        required=True,
+        metavar="KEY=V1,V2",
+        help="a config key and the values to try, e.g. --values ppo.lr=1e-3,3e-4 "
+        "--values seed=0,1,2 (repeatable)",
+    )
+    sw.add_argument(
+        "--samples",
+        type=int,
+        default=None,
+        metavar="N",
+        help="random search: N settings drawn from the values, each with every seed",
+    )
+    sw.add_argument(
+        "--address", default=None, help="a Ray cluster: auto, HOST:6379 or ray://HOST:10001"
+    )
+    sw.add_argument("--cpus-per-trial", type=int, default=1, help="CPUs (torch threads) a trial")
+    sw.add_argument("--name", default=None, help="the sweep's folder (default: the swept keys)")
+    sw.add_argument("--dir", default="sweeps", help="where sweeps go; shared storage on a cluster")
+    sw.add_argument("--kpi", choices=TEST_KPIS, default="gap_to_optimum_percent", help="to plot")
+    sw.set_defaults(func=_sweep)
     return parser
 
 

@@ -1,4 +1,4 @@
-"""The command line (gridppo.cli): simulate, train, evaluate, and ``python -m gridppo``.
+"""The command line (gridppo.cli): simulate, train, evaluate, sweep, and ``python -m gridppo``.
 
 Its one-line errors are tested with every other bad input in test_bad_inputs.py, and
 resuming and SIGTERM in test_resume.py.
@@ -14,8 +14,10 @@ from pathlib import Path
 import pytest
 from helpers import TINY
 
-from gridppo.cli import main
+from gridppo import cli
+from gridppo.cli import build_parser, main
 from gridppo.evaluation.simulate import KPI_NAMES
+from gridppo.sweep import SweepResult, SweepSummary
 
 
 def test_python_dash_m_runs_the_command_line() -> None:
@@ -82,3 +84,80 @@ def test_cli_train_writes_logs_and_checkpoints(tmp_path, monkeypatch, capsys):
     assert "1 test day(s)" in out
     assert "optimum" in out and "gap_to_optimum_percent" in out
     assert "single_step_opf" not in out
+
+
+def test_cli_sweep_takes_values_settings_and_ray_options() -> None:
+    argv = "sweep --values ppo.lr=1e-3,3e-4 --values seed=0,1 --set train.num_days=4"
+    argv += (
+        " --samples 3 --address auto --cpus-per-trial 2 --name lr --dir runs --kpi overload_rate"
+    )
+    args = build_parser().parse_args(argv.split())
+    assert args.values == ["ppo.lr=1e-3,3e-4", "seed=0,1"] and args.set == ["train.num_days=4"]
+    assert (args.samples, args.address, args.cpus_per_trial) == (3, "auto", 2)
+    assert (args.name, args.dir, args.kpi) == ("lr", "runs", "overload_rate")
+    defaults = build_parser().parse_args(["sweep", "--values", "seed=0"])
+    assert (defaults.samples, defaults.address, defaults.cpus_per_trial) == (None, None, 1)
+    assert (defaults.dir, defaults.kpi) == ("sweeps", "gap_to_optimum_percent")
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["sweep"])  # nothing to sweep
+
+
+def test_cli_sweep_prints_the_summary_and_names_unfinished_trials(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    calls = []
+
+    def fake_run_sweep(values, overrides, config, **options):
+        calls.append((values, overrides, config, options))
+        summary = SweepSummary(tmp_path, [], [])
+        unfinished = ["seed=1"] if len(calls) > 1 else []
+        failed = ["seed=1"] if len(calls) > 2 else []
+        files = {"csv": tmp_path / "summary.csv"}
+        trials = ["seed=0", "seed=1"]
+        return SweepResult(tmp_path, summary, trials, [], failed, unfinished, files)
+
+    monkeypatch.setattr(cli, "run_sweep", fake_run_sweep)
+    argv = ["sweep", "--values", "seed=0,1", "--set", "ppo.lr=1e-4", "--dir", str(tmp_path)]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert f"No finished trials in {tmp_path}." in out and "summary.csv" in out
+    values, overrides, config, options = calls[0]
+    assert (values, overrides, config) == (["seed=0,1"], ["ppo.lr=1e-4"], None)
+    assert options["directory"] == str(tmp_path) and options["cpus_per_trial"] == 1
+    assert main(argv) == 1
+    err = capsys.readouterr().err.strip()
+    assert err == (
+        "gridppo: 1 of 2 trials did not finish (seed=1); "
+        "run the same command again to continue them"
+    )
+    assert main(argv) == 1
+    err = capsys.readouterr().err.strip()
+    assert err == f"gridppo: 1 of 2 trials failed (seed=1); why: {tmp_path}/tune/TRIAL/error.txt"
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--values", "ppo.lrr=1,2"], "gridppo: config error: ppo.lrr: unknown key (did you mean"),
+        (["--values", "seed"], "gridppo: config error: seed: a setting must look like KEY=VALUE"),
+        (["--values", "seed=0", "--cpus-per-trial", "0"], "gridppo: error: --cpus-per-trial: must"),
+    ],
+)
+def test_cli_sweep_refuses_bad_values_in_one_line(
+    argv: list[str], message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["sweep", *argv, "--dir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(message) and "\n" not in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_cli_sweep_without_ray_says_how_to_install_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setitem(sys.modules, "ray", None)  # what `import ray` finds without Ray
+    monkeypatch.setitem(sys.modules, "ray.tune", None)
+    assert main(["sweep", "--values", "seed=0,1", "--dir", str(tmp_path)]) == 2
+    captured = capsys.readouterr()
+    assert captured.err == 'gridppo: sweeps need Ray Tune: pip install "gridppo[sweep]"\n'
+    assert captured.out == ""

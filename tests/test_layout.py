@@ -17,7 +17,7 @@ MAX_LINES = 400  # a module a reader takes in at once
 
 # The core, bottom to top; nothing in it may import the layers on top of it.
 CORE = ("config", "grid", "env", "baselines", "evaluation", "agents", "training")
-ON_TOP = ("viz", "notebook", "course", "cli")
+ON_TOP = ("viz", "notebook", "course", "cli", "sweep")
 
 
 def modules() -> dict[str, Path]:

@@ -13,6 +13,7 @@ write ``fig = plot_grid(grid)`` as a cell's last line, or Jupyter shows it twice
   :func:`plot_training_progress`, reading runs through
   :mod:`~gridppo.viz.run_log`;
 - :mod:`~gridppo.viz.kpis`: :func:`plot_kpi_comparison`;
+- :mod:`~gridppo.viz.sweep`: :func:`plot_sweep`, a sweep's KPI per setting;
 - :mod:`~gridppo.viz.style` and :mod:`~gridppo.viz.grid_layout`: colours, node-type
   styles, percent axes, the 14-bus layout.
 """
@@ -33,6 +34,7 @@ from gridppo.viz.style import (
     percent_axis,
     short_number_axis,
 )
+from gridppo.viz.sweep import plot_sweep
 from gridppo.viz.training import (
     DIAGNOSTIC_LABELS,
     plot_learning_curve,
@@ -58,6 +60,7 @@ __all__ = [
     "plot_grid",
     "plot_kpi_comparison",
     "plot_learning_curve",
+    "plot_sweep",
     "plot_ppo_diagnostics",
     "plot_training_curves",
     "plot_training_progress",

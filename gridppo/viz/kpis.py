@@ -13,7 +13,7 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator
 from gridppo.evaluation.simulate import EvalResult
 from gridppo.viz.style import MAX_FIGURE_WIDTH_IN, SMALL_FONT_PT, color_cycle, percent_axis
 
-__all__ = ["plot_kpi_comparison"]
+__all__ = ["KPI_LABELS", "percent_scale", "plot_kpi_comparison"]
 
 # Colours of the policies; others cycle through matplotlib's colours.
 _POLICY_COLORS = {
@@ -25,7 +25,7 @@ _POLICY_COLORS = {
 }
 
 # Panel titles: what the KPI is, and which way is better.
-_KPI_LABELS = {
+KPI_LABELS = {
     "system_cost_eur": "system cost (EUR/day)\nlower is better",
     "team_reward": "team reward (EUR/day)\nhigher is better",
     "voltage_violation_rate": "steps with a voltage violation\nlower is better",
@@ -40,7 +40,7 @@ _KPI_LABELS = {
 _PANELS_PER_ROW = 3
 
 
-def _percent_scale(key: str) -> float | None:
+def percent_scale(key: str) -> float | None:
     """What 100 % is for a KPI drawn in percent (1 for a rate), None if not a percentage."""
     if key.endswith("_rate"):
         return 1.0
@@ -51,7 +51,7 @@ def _percent_scale(key: str) -> float | None:
 
 def _format_kpi(key: str, value: float) -> str:
     """A bar's label: rates and percentages in percent, large numbers with separators."""
-    scale = _percent_scale(key)
+    scale = percent_scale(key)
     if scale is not None:
         return f"{100 * value / scale:.1f}%"
     if abs(value) >= 1000:
@@ -114,13 +114,13 @@ def plot_kpi_comparison(
         axis.bar_label(
             bars[key], labels=[_format_kpi(key, v) for v in values], fontsize=SMALL_FONT_PT
         )
-        axis.set_title(_KPI_LABELS.get(key, key), fontsize=10)
+        axis.set_title(KPI_LABELS.get(key, key), fontsize=10)
         axis.axhline(0, color="black", linewidth=0.8)
         axis.margins(y=0.15)
         if not any(values):  # all at zero: a scale of 0 to 1 (1 %), not a sliver around 0
-            axis.set_ylim(0.0, 0.01 * (_percent_scale(key) or 100.0))
+            axis.set_ylim(0.0, 0.01 * (percent_scale(key) or 100.0))
         axis.grid(axis="y", alpha=0.3)
-        scale = _percent_scale(key)
+        scale = percent_scale(key)
         if scale is not None:
             percent_axis(axis.yaxis, xmax=scale)
         else:
