@@ -1,4 +1,4 @@
-"""gridppo: Independent PPO agents on the IEEE 14-bus power grid, for teaching.
+"""gridppo: Independent PPO agents on pandapower grids (IEEE 14-bus by default), for teaching.
 
 Start with::
 
@@ -6,15 +6,17 @@ Start with::
 
 The package is layered; each folder uses only the ones above it in this list:
 
-- :mod:`gridppo.config`: the schema of every setting, YAML loading, one-line errors.
-- :mod:`gridppo.grid`: profiles, node types, power-flow backends, the network.
+- :mod:`gridppo.config`: the schema of every setting, the networks a config can name
+  and the ``nodes: auto`` rule, YAML loading, one-line errors.
+- :mod:`gridppo.grid`: profiles, node types, power-flow backends, ratings, the network.
 - :mod:`gridppo.env`: the multi-agent environment (PettingZoo ``ParallelEnv``).
 - :mod:`gridppo.baselines` and :mod:`gridppo.evaluation`: policies to compare
   against, whole days simulated, KPIs and the test-day protocol.
 - :mod:`gridppo.agents`: PPO, written once over a leading agent axis.
 - :mod:`gridppo.training`: the trainer, checkpoints and the run log.
-- :mod:`gridppo.viz`, :mod:`gridppo.notebook`, :mod:`gridppo.course`: figures,
-  widgets and coursework checkers, on top of everything else.
+- :mod:`gridppo.viz`, :mod:`gridppo.notebook`, :mod:`gridppo.course`,
+  :mod:`gridppo.sweep`: figures, widgets, coursework checkers and sweeps on Ray Tune,
+  on top of everything else.
 """
 
 from gridppo.config.fields import ConfigError

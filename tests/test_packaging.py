@@ -38,9 +38,11 @@ def parse_requirement(text: str) -> tuple[str, str]:
 
 
 def pyproject_requirements() -> dict[str, str]:
-    """pyproject.toml's dependencies plus its ``dev`` extra, name -> constraint."""
+    """pyproject.toml's dependencies plus its ``dev`` and ``sweep`` extras (what ``make``
+    installs), name -> constraint."""
     project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
-    listed = [*project["dependencies"], *project["optional-dependencies"]["dev"]]
+    extras = project["optional-dependencies"]
+    listed = [*project["dependencies"], *extras["dev"], *extras["sweep"]]
     return dict(parse_requirement(r) for r in listed)
 
 
