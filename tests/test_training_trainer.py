@@ -137,3 +137,24 @@ def test_train_refuses_more_updates_than_the_schedule_and_honours_an_early_stop(
     assert trainer.update == 0  # the stop came before training started
     trainer.train(total_updates=2, progress_bar=False)
     assert trainer.update == 2  # a stop ends one call only
+
+
+@pytest.mark.parametrize("network", ["case30", "cigre_mv"])
+def test_training_runs_saves_and_resumes_on_another_network(tmp_path, network):
+    # Automatic nodes on another net: the run trains, its checkpoint holds the net and
+    # the node list, a resumed run continues it and the trained policy acts on it.
+    overrides = {**TINY, "grid.network": network}
+    trainer = Trainer.from_config(None, overrides, run_name=network, root=tmp_path)
+    trainer.train(total_updates=2, progress_bar=False)
+    n_agents = len(trainer.env.agents)
+    assert n_agents == {"case30": 27, "cigre_mv": 20}[network]
+    resumed = Trainer.resume(trainer.checkpoint_dir / "last.pt", root=tmp_path)
+    assert resumed.config["grid"]["network"] == network and resumed.update == 2
+    assert resumed.config["nodes"] == trainer.config["nodes"]
+    resumed.train(progress_bar=False)
+    assert resumed.update == TINY["train.total_updates"]
+    policy, cfg = TrainedPolicy.from_checkpoint(resumed.checkpoint_dir / "last.pt")
+    env = resumed.validation_env
+    obs, _ = env.reset(days=env.grid.profiles.validation_days)
+    actions = policy.act(obs, env)
+    assert len(actions) == n_agents and all(np.isfinite(a).all() for a in actions.values())
