@@ -14,10 +14,12 @@ from viz_helpers import draw, smallest_font_px, width_px  # noqa: E402
 
 from gridppo.baselines.heuristic import HeuristicPolicy  # noqa: E402
 from gridppo.baselines.random import RandomPolicy  # noqa: E402
+from gridppo.config.loader import load_config  # noqa: E402
 from gridppo.env import BatchedGridEnv  # noqa: E402
 from gridppo.evaluation.simulate import EvalResult, run_days  # noqa: E402
 from gridppo.grid.network import PowerGrid  # noqa: E402
 from gridppo.viz.agent_day import (  # noqa: E402
+    MAX_NAMED_NODES,
     plot_agent_day,
     plot_day_against_optimum,
     plot_day_overview,
@@ -136,3 +138,24 @@ def test_day_against_optimum_has_a_panel_per_type(env, heuristic):
             RandomPolicy(seed=3), env, days=env.grid.profiles.validation_days[1:2], record=True
         )
         plot_day_against_optimum(heuristic.record, later.record, env.nodes)
+
+
+def test_day_against_optimum_counts_the_nodes_of_a_big_type() -> None:
+    # case30 with automatic nodes has 18 consumers: more than the legend names.
+    config = load_config(None, ["grid.network=case30"])
+    big = BatchedGridEnv(config, batch_size=1, mode="validation", autoreset=False)
+    day = big.grid.profiles.validation_days[:1]
+    heuristic = run_days(HeuristicPolicy(big), big, days=day, record=True)
+    other = run_days(RandomPolicy(seed=0), big, days=day, record=True)
+    fig = plot_day_against_optimum(heuristic.record, other.record, big.nodes)
+    axes = fig.gridppo["axes"]
+    labels = {
+        k: [t.get_text() for t in ax.get_legend().get_texts()]
+        for k, ax in axes.items()
+        if k != "price"
+    }
+    assert labels["consumer"] == ["18 nodes"]
+    assert labels["producer"] == [n.name for n in big.nodes if n.type_name == "producer"]
+    # Every node still has its two lines (the policy's and the optimum's).
+    assert len(fig.gridppo["axes"]["consumer"].get_lines()) == 2 * 18 + 1
+    assert MAX_NAMED_NODES < 18

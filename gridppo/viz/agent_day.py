@@ -20,7 +20,11 @@ from gridppo.viz.style import LEGEND_ABOVE, SMALL_FONT_PT, color_cycle, node_sty
 if TYPE_CHECKING:
     from gridppo.grid.node import Node
 
-__all__ = ["plot_agent_day", "plot_day_overview", "plot_day_against_optimum"]
+__all__ = ["plot_agent_day", "plot_day_overview", "plot_day_against_optimum", "MAX_NAMED_NODES"]
+
+# plot_day_against_optimum names each node of a type in its legend up to this many;
+# beyond, the type's nodes share its colour and the legend counts them.
+MAX_NAMED_NODES = 10
 
 # Names of the node types' own features in the agent-day plot.
 _FEATURE_LABELS = {
@@ -326,8 +330,10 @@ def plot_day_against_optimum(
     per node type under the price: producers' output, batteries' state of charge,
     consumers' shed demand, businesses' flexible energy still due (other types: their
     injection). Solid lines are the policy, dashed lines the optimum, one colour per
-    node; ``label`` names the policy in the title. The optimum knows the whole day in
-    advance; the agents see a few steps of price forecast. ``fig.gridppo["axes"]`` maps
+    node (a type of more than :data:`MAX_NAMED_NODES` nodes, on a big grid: all in the
+    type's colour, counted in the legend); ``label`` names the policy in the title.
+    The optimum knows the whole day in advance; the agents see a few steps of price
+    forecast. ``fig.gridppo["axes"]`` maps
     ``"price"`` and each type to its Axes.
     """
     if not np.array_equal(record.days, optimum.days):
@@ -351,10 +357,18 @@ def plot_day_against_optimum(
     for ax, type_name in zip(axes[1:], types, strict=True):
         members = [node for node in nodes if node.type_name == type_name]
         palette = plt.get_cmap("tab10")
+        named = len(members) <= MAX_NAMED_NODES
         for i, node in enumerate(members):
-            color = palette(i % 10)
-            ax.plot(hours, _type_series(record, node, day_column), color=color, label=node.name)
-            ax.plot(hours, _type_series(optimum, node, day_column), "--", color=color, alpha=0.8)
+            # On a big grid the nodes of a type are too many to tell apart: their lines
+            # stay, in one colour, and the legend says how many there are.
+            color = palette(i % 10) if named else node_style(type_name)["color"]
+            width, alpha = (1.5, 0.8) if named else (0.8, 0.35)
+            solid = _type_series(record, node, day_column)
+            dashed = _type_series(optimum, node, day_column)
+            ax.plot(hours, solid, color=color, lw=width, label=node.name if named else None)
+            ax.plot(hours, dashed, "--", color=color, lw=width, alpha=alpha)
+        if not named:
+            ax.plot([], [], color=node_style(type_name)["color"], label=f"{len(members)} nodes")
         ax.set_ylabel(f"{type_name}\n{_TYPE_SERIES_LABEL.get(type_name, 'injection (MW)')}")
         ax.legend(fontsize=SMALL_FONT_PT, ncol=min(len(members), 5), loc="upper left")
         by_name[type_name] = ax
