@@ -22,8 +22,9 @@ from viz_helpers import (  # noqa: E402
 
 from gridppo.agents.ppo import DIAGNOSTICS  # noqa: E402
 from gridppo.viz.style import MAX_FIGURE_WIDTH_IN, SMALL_FONT_PT, node_style  # noqa: E402
-from gridppo.viz.training import (  # noqa: E402
+from gridppo.viz.training import (
     DIAGNOSTIC_LABELS,
+    MAX_LEGEND_AGENTS,  # noqa: E402
     plot_learning_curve,
     plot_ppo_diagnostics,
     plot_training_curves,
@@ -168,3 +169,16 @@ def test_a_baseline_far_above_the_curve_is_named_not_drawn():
     assert len(ax.get_lines()) == 2  # IPPO and the heuristic
     assert "random 450,000" in ax.get_title()
     assert ax.get_ylabel() == "system cost (EUR/day), validation days"
+
+
+def test_training_curves_of_a_big_grid_name_types_not_agents():
+    agents = {f"producer_{i}": "producer" for i in range(53)}
+    agents |= {f"consumer_{i}": "consumer" for i in range(89)}
+    rows = [
+        {"global_step": 10.0 * u, **{f"charts/episodic_return/{a}": float(u) for a in agents}}
+        for u in range(3)
+    ]
+    fig = plot_training_curves(rows, by="agent", agent_types=agents)
+    assert len(fig.gridppo["lines"]) == 142 > MAX_LEGEND_AGENTS
+    legend = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert legend == ["producer (53 agents)", "consumer (89 agents)"]

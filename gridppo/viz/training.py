@@ -29,7 +29,11 @@ from gridppo.viz.style import (
     short_number_axis,
 )
 
+# Above this many agents, a per-agent learning-curve legend names node types instead.
+MAX_LEGEND_AGENTS = 40
+
 __all__ = [
+    "MAX_LEGEND_AGENTS",
     "DIAGNOSTIC_LABELS",
     "plot_training_curves",
     "plot_ppo_diagnostics",
@@ -51,16 +55,20 @@ DIAGNOSTIC_LABELS = {
 HEALTH_CHECKS = ("approx_kl", "clipfrac", "entropy", "explained_variance")
 
 
+def _type_or_blank(name: str, types: Mapping[str, str]) -> str:
+    """The agent's node type, or "" when its name does not tell."""
+    try:
+        return type_of(name, types)
+    except ValueError:
+        return ""
+
+
 def _agent_colors(agents: Sequence[str], types: Mapping[str, str]) -> dict[str, Any]:
     """A colour per agent: shades of its type's colour, so a type reads as a family."""
     colours: dict[str, Any] = {}
     by_type: dict[str, list[str]] = {}
     for name in agents:
-        try:
-            type_name = type_of(name, types)
-        except ValueError:
-            type_name = ""
-        by_type.setdefault(type_name, []).append(name)
+        by_type.setdefault(_type_or_blank(name, types), []).append(name)
     cycle = color_cycle()
     for type_name, names in by_type.items():
         if type_name not in NODE_STYLE:
@@ -185,13 +193,26 @@ def plot_training_curves(
         short_number_axis(ax.yaxis)
     ax.set_ylabel(title)
     ax.set_title(f"{title}, per {by}" + (f" ({smooth}-update average)" if smooth > 1 else ""))
+    handles = None
+    if len(lines) > MAX_LEGEND_AGENTS:
+        # A big grid: no legend lists 150 agents. Each type's family of shades is
+        # named once, with its count.
+        counts: dict[str, int] = {}
+        for name in lines:
+            counts[_type_or_blank(name, types)] = counts.get(_type_or_blank(name, types), 0) + 1
+        handles = [
+            Line2D([], [], color=NODE_STYLE[t]["color"] if t in NODE_STYLE else "grey",
+                   label=f"{t or 'other'} ({n} agents)")
+            for t, n in counts.items()
+        ]  # fmt: skip
     ax.legend(
+        handles=handles,
         fontsize=SMALL_FONT_PT,
         loc="upper left",
         bbox_to_anchor=(1.01, 1.0),
         borderaxespad=0.0,
         # many agents: two columns, so the legend is not taller than the panel
-        ncol=2 if len(lines) > 20 else 1,
+        ncol=2 if len(lines) > 20 and handles is None else 1,
     )
     fig.gridppo = {"lines": lines}
     return fig
