@@ -182,3 +182,16 @@ def test_training_curves_of_a_big_grid_name_types_not_agents():
     assert len(fig.gridppo["lines"]) == 142 > MAX_LEGEND_AGENTS
     legend = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
     assert legend == ["producer (53 agents)", "consumer (89 agents)"]
+
+
+HEALTH = ("approx_kl", "clipfrac", "entropy", "explained_variance")
+
+
+def test_ppo_diagnostics_of_a_big_grid_name_types_not_agents():
+    agents = {f"battery_{i}": "battery" for i in range(45)}
+    rows = [
+        {"global_step": 10.0 * u, **{f"losses/{m}/{a}": 0.1 for a in agents for m in HEALTH}}
+        for u in range(3)
+    ]
+    fig = plot_ppo_diagnostics(rows, agent_types=agents)
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == ["battery (45 agents)"]

@@ -55,6 +55,20 @@ DIAGNOSTIC_LABELS = {
 HEALTH_CHECKS = ("approx_kl", "clipfrac", "entropy", "explained_variance")
 
 
+def _type_handles(lines: Mapping[str, Any], types: Mapping[str, str]) -> list[Line2D]:
+    """Legend entries for a big grid: no legend lists 150 agents, so each type's family
+    of shades is named once, with its count."""
+    counts: dict[str, int] = {}
+    for name in lines:
+        type_name = _type_or_blank(name, types)
+        counts[type_name] = counts.get(type_name, 0) + 1
+    return [
+        Line2D([], [], color=NODE_STYLE[t]["color"] if t in NODE_STYLE else "grey",
+               label=f"{t or 'other'} ({n} agents)")
+        for t, n in counts.items()
+    ]  # fmt: skip
+
+
 def _type_or_blank(name: str, types: Mapping[str, str]) -> str:
     """The agent's node type, or "" when its name does not tell."""
     try:
@@ -193,18 +207,7 @@ def plot_training_curves(
         short_number_axis(ax.yaxis)
     ax.set_ylabel(title)
     ax.set_title(f"{title}, per {by}" + (f" ({smooth}-update average)" if smooth > 1 else ""))
-    handles = None
-    if len(lines) > MAX_LEGEND_AGENTS:
-        # A big grid: no legend lists 150 agents. Each type's family of shades is
-        # named once, with its count.
-        counts: dict[str, int] = {}
-        for name in lines:
-            counts[_type_or_blank(name, types)] = counts.get(_type_or_blank(name, types), 0) + 1
-        handles = [
-            Line2D([], [], color=NODE_STYLE[t]["color"] if t in NODE_STYLE else "grey",
-                   label=f"{t or 'other'} ({n} agents)")
-            for t, n in counts.items()
-        ]  # fmt: skip
+    handles = _type_handles(lines, types) if len(lines) > MAX_LEGEND_AGENTS else None
     ax.legend(
         handles=handles,
         fontsize=SMALL_FONT_PT,
@@ -262,6 +265,8 @@ def plot_ppo_diagnostics(
             ax.set_xlabel("")
         fig.align_ylabels(axes)
     handles = list(lines["approx_kl"].values())
+    if by == "agent" and len(handles) > MAX_LEGEND_AGENTS:
+        handles = _type_handles(lines["approx_kl"], types)
     fig.legend(
         handles=handles,
         loc="outside right upper" if own_figure else "upper right",
