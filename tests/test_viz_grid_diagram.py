@@ -13,13 +13,23 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
-from viz_helpers import smallest_font_px, width_px  # noqa: E402
+from viz_helpers import (  # noqa: E402
+    StandInGrid,
+    overlapping_texts,
+    smallest_font_px,
+    stand_in_net,
+    visible_texts,
+    width_px,
+)
 
+from gridppo import load_config  # noqa: E402
 from gridppo.baselines.heuristic import HeuristicPolicy  # noqa: E402
+from gridppo.config.networks import NETWORKS  # noqa: E402
 from gridppo.env import BatchedGridEnv  # noqa: E402
 from gridppo.evaluation.simulate import EvalResult, run_days  # noqa: E402
 from gridppo.grid.network import PowerGrid  # noqa: E402
 from gridppo.viz.grid_diagram import plot_grid  # noqa: E402
+from gridppo.viz.grid_layout import MIN_BUS_DISTANCE, crowding  # noqa: E402
 from gridppo.viz.style import (  # noqa: E402
     MAX_FIGURE_WIDTH_IN,
     NODE_STYLE,
@@ -170,3 +180,132 @@ def test_diagram_fits_a_notebook_and_its_text_is_readable(grid):
     small = Figure(figsize=(9.4, 7.0), layout="constrained")
     plot_grid(grid, annotate=True, ax=small.add_subplot())
     assert smallest_font_px(small, 100) >= 11.0 - 0.2
+
+
+@pytest.fixture(scope="module")
+def case118(default_config) -> StandInGrid:
+    """case118 with an agent at every generator and load: 160-odd nodes."""
+    return StandInGrid(stand_in_net("case118"), default_config)
+
+
+def one_step(grid: Any, seed: int = 0) -> dict[str, Any]:
+    """plot_grid's arguments for a made-up step: voltages, loadings, actions, flows."""
+    rng = np.random.default_rng(seed)
+    return {
+        "vm_pu": np.full(grid.n_bus, 1.0),
+        "loading_percent": np.full(grid.n_branch, 50.0),
+        "actions": {n.name: rng.uniform(-1, 1, 1) for n in grid.nodes},
+        "flows_mw": {n.name: rng.normal(0, 20) for n in grid.nodes},
+        "branch_p_mw": rng.normal(0, 20, grid.n_branch),
+    }
+
+
+def node_labels(fig: Figure, grid: Any) -> list[Any]:
+    """The texts that label nodes (their first line is a node's name)."""
+    names = {n.name for n in grid.nodes}
+    return [t for t in fig.axes[0].texts if t.get_text().split("\n")[0] in names]
+
+
+def test_a_big_net_is_drawn_with_markers_numbered_buses_and_readable_text(case118):
+    step = one_step(case118)
+    step["vm_pu"][5], step["loading_percent"][7] = 0.9, 150.0
+    fig = plot_grid(case118, annotate=True, **step)
+    assert len(case118.nodes) >= 150
+    assert fig.gridppo["labels"] == "none" and not node_labels(fig, case118)
+    markers = fig.gridppo["node_markers"]
+    assert sum(len(m.get_offsets()) for m in markers.values()) == len(case118.nodes)
+    texts = [t.get_text() for t in fig.axes[0].texts]
+    assert {str(b) for b in range(case118.n_bus)} <= set(texts)  # every bus numbered
+    # annotate writes only what needs a look: one voltage below the band, one overload
+    assert [t for t in texts if t.endswith("%")] == ["150%"]
+    assert [t for t in texts if t.startswith("0.") or t.startswith("1.")] == ["0.900"]
+    assert len(visible_texts(fig)) <= case118.n_bus + 40
+    assert smallest_font_px(fig, 100) >= SMALL_FONT_PT * 100 / 72 - 1e-9
+    assert width_px(fig, 100) <= MAX_FIGURE_WIDTH_IN * 100
+    # colours follow the values of every bus and branch
+    assert np.allclose(fig.gridppo["bus_collection"].get_array(), step["vm_pu"])
+    lines = fig.gridppo["branch_lines"]
+    assert [i for i, line in enumerate(lines) if same_colour(line.get_color(), OVERLOAD_COLOR)] == [
+        7
+    ]
+
+
+def test_highlighted_nodes_and_buses_of_a_big_net_are_labelled(case118):
+    node = case118.nodes[0]
+    step = one_step(case118)
+    fig = plot_grid(case118, highlight=[node.name, 68], **step)
+    labelled = {t.get_text().split("\n")[0]: t.get_text() for t in node_labels(fig, case118)}
+    at_68 = {n.name for n in case118.nodes if n.bus == 68}
+    assert set(labelled) == {node.name} | at_68
+    assert f"a={step['actions'][node.name][0]:+.2f}" in labelled[node.name]
+    widths = fig.gridppo["bus_collection"].get_linewidths()
+    assert widths[68] > widths[0]  # the highlighted bus is ringed
+
+
+def fig_positions(fig: Figure) -> dict[str, tuple[float, float]]:
+    return fig.gridppo["node_positions"]
+
+
+def test_labels_take_the_room_there_is(grid, heuristic):
+    record, t = heuristic.record, 18
+    step = {
+        "vm_pu": record.vm_pu[t, 0],
+        "loading_percent": record.loading_percent[t, 0],
+        "actions": {k: v[t, 0] for k, v in record.actions.items()},
+        "flows_mw": {k: v[t, 0] for k, v in record.injection_mw.items()},
+        "branch_p_mw": record.p_from_mw[t, 0],
+    }
+    # the 14-bus grid (with every number written) and CIGRE's feeder: every node
+    # labelled in full, no label on another
+    cigre = PowerGrid(load_config(None, ["grid.network=cigre_mv", "nodes=auto"]))
+    for net, values, annotate in ((grid, step, True), (cigre, one_step(cigre), False)):
+        fig = plot_grid(net, annotate=annotate, **values)
+        assert fig.gridppo["labels"] == "full"
+        labels = node_labels(fig, net)
+        assert len(labels) == len(net.nodes) and all("MW" in t.get_text() for t in labels)
+        assert overlapping_texts(fig, labels) == []
+    # at another step, with other numbers in the labels, every node stays where it was
+    later = {
+        "actions": {k: v[t - 12, 0] for k, v in record.actions.items()},
+        "flows_mw": {k: v[t - 12, 0] for k, v in record.injection_mw.items()},
+    }
+    moved = plot_grid(grid, annotate=True, **{**step, **later}).gridppo["node_positions"]
+    assert moved == fig_positions(plot_grid(grid, annotate=True, **step))
+    # the labels asked for, whatever the room
+    fig = plot_grid(grid, labels="none", **step)
+    assert fig.gridppo["labels"] == "none" and node_labels(fig, grid) == []
+    fig = plot_grid(grid, labels="names", **step)
+    names = sorted(n.name for n in grid.nodes)
+    assert sorted(t.get_text() for t in node_labels(fig, grid)) == names
+    with pytest.raises(ValueError, match="labels"):
+        plot_grid(grid, labels="some")
+
+
+def test_the_same_net_is_drawn_the_same_way(case118):
+    step = one_step(case118)
+    first = plot_grid(case118, **step).gridppo["node_positions"]
+    again = plot_grid(case118, **{**step, "actions": None}).gridppo["node_positions"]
+    assert first.keys() == again.keys()
+    assert all(np.allclose(first[k], again[k]) for k in first)
+
+
+@pytest.mark.parametrize("network", list(NETWORKS))
+def test_every_shipped_network_with_automatic_nodes_is_drawn(network):
+    grid = PowerGrid(load_config(None, [f"grid.network={network}", "nodes=auto"]))
+    fig = plot_grid(grid)  # the base-case power flow
+    markers = fig.gridppo["node_markers"]
+    assert sum(len(m.get_offsets()) for m in markers.values()) == len(grid.nodes)
+    assert len(fig.gridppo["branch_lines"]) == grid.n_branch
+    pos = np.array(fig.gridppo["bus_collection"].get_offsets())
+    branches = np.column_stack([grid.branch_from_bus, grid.branch_to_bus])
+    assert crowding(pos, branches)[0] >= MIN_BUS_DISTANCE
+    # every node labelled where there is room (case14, CIGRE's feeder), none on case118
+    labelled = len(node_labels(fig, grid))
+    assert labelled == (0 if fig.gridppo["labels"] == "none" else len(grid.nodes))
+    if network in ("case14", "cigre_mv"):
+        assert fig.gridppo["labels"] == "full"
+    if len(grid.nodes) >= 100:
+        assert fig.gridppo["labels"] == "none"
+    assert len(visible_texts(fig)) <= grid.n_bus + labelled + 40
+    assert smallest_font_px(fig, 100) >= SMALL_FONT_PT * 100 / 72 - 1e-9
+    assert width_px(fig, 100) <= MAX_FIGURE_WIDTH_IN * 100

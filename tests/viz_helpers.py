@@ -1,10 +1,12 @@
 """Helpers of the figure and widget tests.
 
 - checks of a drawn figure that a reader would notice: its size in pixels, its smallest
-  text, tick labels that repeat or run into each other;
+  text, tick labels (or any texts) that repeat or run into each other;
 - :func:`write_run`: a small run directory as the trainer writes it;
 - :func:`widget_tree`, :func:`width_of`, :func:`png_width_px`: what a widget would take
-  of a notebook's output area.
+  of a notebook's output area;
+- :class:`StandInGrid`, :func:`stand_in_net`: any pandapower net as the grid diagram
+  sees a grid, with its agents where ``nodes: auto`` puts them.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from matplotlib.figure import Figure
 from matplotlib.text import Text
 
 from gridppo.agents.ppo import DIAGNOSTICS
+from gridppo.config.auto_nodes import auto_nodes
+from gridppo.config.networks import load_network
 
 
 def draw(fig: Figure) -> object:
@@ -212,3 +216,48 @@ def png_width_px(data: bytes) -> int:
     """The width of a PNG image, from its header."""
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
     return int.from_bytes(data[16:20], "big")
+
+
+class StandInNode:
+    """A node as the diagram sees it: a name, a bus and a type."""
+
+    def __init__(self, name: str, bus: int, type_name: str):
+        self.name, self.bus, self.type_name = name, bus, type_name
+
+
+class StandInGrid:
+    """What the diagram reads of a :class:`~gridppo.grid.network.PowerGrid`, for any
+    pandapower net (``net.bus`` numbered 0, 1, 2, ...): its buses and branches, and its
+    agents where ``nodes: auto`` puts them, without the cost of building the grid."""
+
+    def __init__(self, net: object, config: dict):
+        self.net, self.config = net, config
+        self.n_bus = len(net.bus)
+        self.branch_from_bus = np.r_[net.line.from_bus.values, net.trafo.hv_bus.values]
+        self.branch_to_bus = np.r_[net.line.to_bus.values, net.trafo.lv_bus.values]
+        self.branch_from_bus = self.branch_from_bus.astype(int)
+        self.branch_to_bus = self.branch_to_bus.astype(int)
+        self.n_branch = len(self.branch_from_bus)
+        kinds = ["line"] * len(net.line) + ["trafo"] * len(net.trafo)
+        self.branch_names = [
+            f"{k} {a}-{b}"
+            for k, a, b in zip(kinds, self.branch_from_bus, self.branch_to_bus, strict=True)
+        ]
+        self.slack_bus = int(net.ext_grid.bus.iloc[0])
+        self.nodes = [StandInNode(n["name"], n["bus"], n["type"]) for n in auto_nodes(net)]
+
+
+def stand_in_net(name: str) -> object:
+    """A shipped net (``grid.network``) as gridppo prepares it."""
+    return load_network(name)
+
+
+def overlapping_texts(fig: Figure, texts: list[Text]) -> list[tuple[str, str]]:
+    """Pairs of ``texts`` (drawn on ``fig``) whose boxes overlap by more than a pixel."""
+    renderer = draw(fig)
+    boxes = [(t.get_text(), _outline(t, renderer)) for t in texts]
+    return [
+        (text_a, text_b)
+        for (text_a, a), (text_b, b) in itertools.combinations(boxes, 2)
+        if _overlap_px(a, b) > 1.0
+    ]

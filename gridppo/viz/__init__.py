@@ -15,7 +15,7 @@ write ``fig = plot_grid(grid)`` as a cell's last line, or Jupyter shows it twice
 - :mod:`~gridppo.viz.kpis`: :func:`plot_kpi_comparison`;
 - :mod:`~gridppo.viz.sweep`: :func:`plot_sweep`, a sweep's KPI per setting;
 - :mod:`~gridppo.viz.style` and :mod:`~gridppo.viz.grid_layout`: colours, node-type
-  styles, percent axes, the 14-bus layout.
+  styles, percent axes, bus layouts for any net (textbook, automatic, geo).
 """
 
 from gridppo.viz.agent_day import plot_agent_day, plot_day_against_optimum, plot_day_overview

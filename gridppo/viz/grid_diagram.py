@@ -1,9 +1,25 @@
-"""The one-line diagram of the grid: buses, branches and every agent at its bus."""
+"""The one-line diagram of the grid: buses, branches and every agent at its bus.
+
+One rule draws any net, from the 14-bus grid to case118's 150-odd agents, with no text
+under :data:`~gridppo.viz.style.SMALL_FONT_PT`:
+
+- **Marks follow the bus spacing** (:func:`~gridppo.viz.grid_layout.mark_sizes`):
+  circles, node markers, branches and arrows shrink where buses are close.
+- **Labels where they fit.** ``labels="auto"`` gives every node its full label (name,
+  action, injection), else its name only, else none: the first whose labels cover at
+  most a fifth of the panel and, placed, run into no other label and no bus. Without
+  labels the markers' shapes and colours tell the types apart (legend), and ``nodes:
+  auto`` names a node by type and bus (``consumer_41``). Nodes named in ``highlight``
+  and the nodes at buses numbered there are always labelled in full.
+- **Numbers that need a look.** ``annotate`` writes every bus voltage and branch loading
+  when the nodes are labelled in full; else the voltages outside the band or at
+  highlighted buses, and the loadings above 90 % of the limit.
+"""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import TYPE_CHECKING, Any
 
 import matplotlib.pyplot as plt
@@ -13,7 +29,15 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from gridppo.viz.grid_layout import bus_positions, node_text, place_nodes
+from gridppo.viz.grid_layout import (
+    bus_positions,
+    label_clashes,
+    mark_sizes,
+    node_text,
+    place_nodes,
+    text_size_in,
+    widest_text,
+)
 from gridppo.viz.style import (
     LOADING_CMAP,
     OVERLOAD_COLOR,
@@ -30,7 +54,14 @@ if TYPE_CHECKING:
 
 __all__ = ["plot_grid"]
 
-_BUS_SIZE = 520  # area of a bus circle, points^2
+# Share of the panel that the node labels may cover at most (module docstring).
+LABEL_AREA_SHARE = 0.2
+# Loadings above this share of the limit are written on a net not labelled in full.
+BUSY_BRANCH_SHARE = 0.9
+LABEL_MODES = ("full", "names", "none")
+# How the diagram writes numbers: in points from what they label, small, centred.
+_NUMBER = dict(textcoords="offset points", ha="center", fontsize=SMALL_FONT_PT)
+_WHITE = dict(boxstyle="round,pad=0.15", fc="white", ec="none", alpha=0.8)
 
 
 def plot_grid(
@@ -46,23 +77,24 @@ def plot_grid(
     layout: str | Mapping[int, tuple[float, float]] = "textbook",
     colorbars: bool = True,
     title: str | None = None,
+    labels: str = "auto",
+    highlight: Collection[str | int] = (),
 ) -> Figure:
     """The one-line diagram: buses, branches and every agent at its bus.
 
-    - **Buses** are circles coloured by voltage (``vm_pu``, one value per bus, e.g.
-      ``pf.vm_pu[0]`` of a power flow). The colour bar spans at least the voltage band
-      (config ``grid.min_vm_pu`` .. ``grid.max_vm_pu``); both limits are marked on it.
+    - **Buses** are numbered circles coloured by voltage (``vm_pu``, one value per bus,
+      e.g. ``pf.vm_pu[0]`` of a power flow). The colour bar spans at least the voltage
+      band (config ``grid.min_vm_pu`` .. ``grid.max_vm_pu``); both limits are marked.
     - **Branches** are lines between buses, transformers dashed, coloured by
       ``loading_percent`` (one value per branch, lines then transformers as in
       ``grid.branch_names``): light grey when idle, dark at the limit (config
-      ``grid.max_loading_percent``) and :data:`OVERLOAD_COLOR` (red) above it. With
-      ``widen_by_loading`` a busier branch is drawn thicker. ``branch_p_mw`` (e.g.
-      ``pf.p_from_mw[0]``) adds an arrow on each branch pointing the way active power
-      flows.
+      ``grid.max_loading_percent``), :data:`OVERLOAD_COLOR` (red) above it; thicker when
+      busier with ``widen_by_loading``. ``branch_p_mw`` (e.g. ``pf.p_from_mw[0]``) adds
+      an arrow on each branch pointing the way active power flows.
     - **Nodes** (agents) are drawn around their bus, one marker per node with a shape
-      and colour per type (:func:`~gridppo.viz.style.node_style`: a type of your own
-      gets a default marker and colour, and its name in the legend), labelled with
-      their name. The upstream grid is a hatched square at the slack bus.
+      and colour per type (:func:`~gridppo.viz.style.node_style`; a type of your own
+      gets a default one), labelled where there is room (module docstring). The
+      upstream grid is a hatched square at the slack bus.
 
     If ``vm_pu`` or ``loading_percent`` is None, the grid's power flow is run with every
     element at its case value (``grid.base_injections(1)``).
@@ -72,66 +104,66 @@ def plot_grid(
             [-1, 1]); written under the node's name as ``a=...``.
         flows_mw: optional dict node name -> its net injection into the grid (MW,
             positive feeds the grid) at the same step; written after the action.
-        annotate: also write each bus voltage and each branch loading as numbers.
-        layout: ``"textbook"`` (:data:`IEEE14_LAYOUT`), ``"geo"`` (pandapower's own
-            bus coordinates, ``grid.net.bus.geo``) or a dict bus -> (x, y).
+        annotate: also write bus voltages and branch loadings (module docstring).
+        layout: ``"textbook"`` (:data:`IEEE14_LAYOUT` for the 14-bus grid, ``"auto"``
+            for any other), ``"auto"``, ``"geo"`` or a dict bus -> (x, y)
+            (:mod:`~gridppo.viz.grid_layout`).
         colorbars: draw the voltage and loading colour bars.
         title: the panel's title.
+        labels: ``"auto"`` (module docstring), ``"full"``, ``"names"`` or ``"none"``.
+        highlight: node names and bus numbers to point out: those nodes and the nodes
+            at those buses are labelled in full, those buses ringed and numbered.
 
     ``fig.gridppo`` (also ``ax.gridppo``) holds ``bus_collection`` (the bus circles),
-    ``node_markers`` (type -> the markers of that type's nodes), ``node_positions``
-    (name -> (x, y)), ``branch_lines`` (one Line2D per branch, in branch order),
-    ``bus_norm`` and ``loading_norm`` (the colour scales), ``colorbar`` (voltage) and
-    ``loading_colorbar`` (None without colour bars), and ``legend``.
+    ``node_markers`` (type -> that type's markers), ``node_positions`` (name -> (x, y)),
+    ``branch_lines`` (one Line2D per branch, in branch order), ``bus_norm`` and
+    ``loading_norm`` (the colour scales), ``colorbar`` and ``loading_colorbar`` (None
+    without colour bars), ``legend``, and ``labels`` (``"full"``, ``"names"``, ``"none"``).
     """
+    if labels not in ("auto", *LABEL_MODES):
+        raise ValueError(f"labels: expected 'auto', 'full', 'names' or 'none', got {labels!r}")
     limits = grid.config["grid"]
     if vm_pu is None or loading_percent is None:
         pf = grid.run_power_flow(grid.base_injections(1))
         vm_pu = pf.vm_pu[0] if vm_pu is None else vm_pu
-        loading_percent = (
-            grid.loading_percent(pf)[0] if loading_percent is None else loading_percent
-        )
+        if loading_percent is None:
+            loading_percent = grid.loading_percent(pf)[0]
     vm = one_row(vm_pu, grid.n_bus, "vm_pu")
     loading = one_row(loading_percent, grid.n_branch, "loading_percent")
     p_mw = None if branch_p_mw is None else one_row(branch_p_mw, grid.n_branch, "branch_p_mw")
-
-    fig, ax = new_axes(ax, figsize=(9.5, 8.0))
-    # Markers and text shrink in a small panel (a full-size figure has scale 1).
-    box = ax.get_position()
-    fig_w, fig_h = fig.get_size_inches()
-    scale = float(np.clip(min(box.width * fig_w / 8.0, box.height * fig_h / 7.5), 0.5, 1.0))
-    pos = bus_positions(grid, layout)
-    span = float(np.ptp(pos, axis=0).max()) or 1.0
-    loading_norm = mcolors.Normalize(0.0, limits["max_loading_percent"])
-    branch_lines = _draw_branches(
-        ax, grid, pos, loading, loading_norm, widen_by_loading, annotate, p_mw, span
-    )
     # Bus colours: a scale centred on the middle of the band, reaching past both limits.
     low, high = limits["min_vm_pu"], limits["max_vm_pu"]
-    band = high - low
-    bus_norm = mcolors.TwoSlopeNorm(
-        vcenter=0.5 * (low + high),
-        vmin=min(low - 0.25 * band, float(vm.min())),
-        vmax=max(high + 0.25 * band, float(vm.max())),
-    )
-    bus_collection = _draw_buses(ax, pos, vm, bus_norm, annotate, scale)
-    node_markers, placed, boxes = _draw_nodes(
-        ax, grid, pos, actions, flows_mw, span, annotate, scale
-    )
+    reach = (min(1.25 * low - 0.25 * high, vm.min()), max(1.25 * high - 0.25 * low, vm.max()))
+    bus_norm = mcolors.TwoSlopeNorm(0.5 * (low + high), *map(float, reach))
+    loading_norm = mcolors.Normalize(0.0, limits["max_loading_percent"])
+    marked = {int(h) for h in highlight if not isinstance(h, str)}
+    # What a bigger net writes with annotate: what is out of bounds or highlighted.
+    notable = {
+        "bus": (vm < low) | (vm > high) | np.isin(np.arange(grid.n_bus), list(marked)),
+        "branch": loading >= BUSY_BRANCH_SHARE * loading_norm.vmax,
+    }
 
-    handles = list(node_markers.values())
-    handles += [
-        Line2D([], [], color="#6a7b8c", linewidth=2.5, label="line"),
-        Line2D([], [], color="#6a7b8c", linewidth=2.5, linestyle="--", label="transformer"),
-        Line2D([], [], color=OVERLOAD_COLOR, linewidth=2.5, label="overloaded branch"),
-    ]
-    legend = ax.legend(
-        handles=handles,
-        loc="upper center",
-        bbox_to_anchor=(0.5, 0.0),
-        ncol=4 if box.width * fig_w >= 6.0 else 2,  # four columns where they fit
-        fontsize=max(SMALL_FONT_PT, 9 * scale**0.5),
+    fig, ax = new_axes(ax, figsize=(9.5, 8.0))
+    box = ax.get_position()
+    axes_in = tuple(np.array([box.width, box.height]) * fig.get_size_inches())
+    pos = bus_positions(grid, layout)
+    nodes = {"actions": actions or {}, "flows_mw": flows_mw or {}, "highlight": highlight}
+    plan = _arrange(grid, pos, axes_in, nodes, labels, annotate, notable)
+    size = plan["size"]
+    branch_lines = _draw_branches(
+        ax, grid, pos, loading, loading_norm, widen_by_loading, plan["busy"], p_mw, size
     )
+    bus_collection = _draw_buses(ax, pos, vm, bus_norm, plan["written"], marked, size)
+    node_markers, placed = _draw_nodes(ax, grid, pos, plan)
+
+    handles = [*node_markers.values()]
+    for colour, style, label in (("#6a7b8c", "-", "line"), ("#6a7b8c", "--", "transformer"),
+                                 (OVERLOAD_COLOR, "-", "overloaded branch")):  # fmt: skip
+        handles.append(Line2D([], [], color=colour, linewidth=2.5, linestyle=style, label=label))
+    ncol = 4 if axes_in[0] >= 6.0 else 2  # four columns where they fit
+    font_pt = max(SMALL_FONT_PT, 9 * size["scale"] ** 0.5)
+    legend = ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, 0.0),
+                       ncol=ncol, fontsize=font_pt)  # fmt: skip
     legend.get_frame().set_linewidth(0)
     colorbar = loading_colorbar = None
     if colorbars:
@@ -139,8 +171,8 @@ def plot_grid(
             fig, ax, bus_collection, bus_norm, loading_norm, limits
         )
 
-    covered = np.vstack([pos, *(b.reshape(2, 2) for b in boxes)])
-    pad = 0.04 * span
+    covered = np.vstack([pos, *(b.reshape(2, 2) for b in plan["boxes"])])
+    pad = 0.04 * size["span"]
     ax.update_datalim([covered.min(axis=0) - pad, covered.max(axis=0) + pad])
     ax.margins(0.0)
     ax.autoscale_view()
@@ -150,20 +182,76 @@ def plot_grid(
     ax.axis("off")
     if title is not None:
         ax.set_title(title)
-    artists = {
-        "bus_collection": bus_collection,
-        "node_markers": {k: v for k, v in node_markers.items() if k != "__upstream__"},
-        "node_positions": {k: v for k, v in placed.items() if k != "__upstream__"},
-        "branch_lines": branch_lines,
-        "bus_norm": bus_norm,
-        "loading_norm": loading_norm,
-        "colorbar": colorbar,
-        "loading_colorbar": loading_colorbar,
-        "legend": legend,
-    }
-    fig.gridppo = artists
-    ax.gridppo = artists
+    node_markers.pop("__upstream__")
+    placed.pop("__upstream__")
+    fig.gridppo = ax.gridppo = dict(
+        bus_collection=bus_collection, node_markers=node_markers, node_positions=placed,
+        branch_lines=branch_lines, bus_norm=bus_norm, loading_norm=loading_norm,
+        colorbar=colorbar, loading_colorbar=loading_colorbar, legend=legend,
+        labels=plan["shown"],
+    )  # fmt: skip
     return fig
+
+
+def _arrange(
+    grid: PowerGrid,
+    pos: np.ndarray,
+    axes_in: tuple[float, float],
+    nodes: Mapping[str, Any],
+    labels: str,
+    annotate: bool,
+    notable: Mapping[str, np.ndarray],
+) -> dict[str, Any]:
+    """What the labels show, the marks' sizes and where every node goes (module
+    docstring): the first label mode (full, names, none) that fits, or ``labels``.
+    ``nodes`` holds plot_grid's ``actions``, ``flows_mw`` and ``highlight``."""
+    actions, flows, highlight = nodes["actions"], nodes["flows_mw"], nodes["highlight"]
+    full = {n.name: node_text(n.name, actions.get(n.name), flows.get(n.name)) for n in grid.nodes}
+    wide = {n.name: widest_text(n.name, actions.get(n.name), flows.get(n.name)) for n in grid.nodes}
+    named = {n.name for n in grid.nodes if n.name in highlight or n.bus in highlight}
+    groups: dict[int, list[str]] = {}
+    for node in grid.nodes:
+        groups.setdefault(node.bus, []).append(node.name)
+    groups.setdefault(int(grid.net.ext_grid.bus.iloc[0]), []).append("__upstream__")
+    branches = np.column_stack([grid.branch_from_bus, grid.branch_to_bus])
+    for shown in LABEL_MODES if labels == "auto" else (labels,):
+        size = mark_sizes(pos, axes_in, margin=1.1 if shown == "none" else 1.3)
+        upi, font = size["units_per_inch"], size["font_pt"]
+        texts, room = {}, {}  # what each label says, and the room it is given
+        for k in full:
+            mode = "full" if k in named else shown
+            texts[k] = {"full": full[k], "names": k}.get(mode, "")
+            room[k] = {"full": wide[k], "names": k}.get(mode, "")
+        texts["__upstream__"] = room["__upstream__"] = "upstream\ngrid" if shown != "none" else ""
+        label_in = {k: text_size_in(t, font) for k, t in room.items()}
+        area_in2 = sum(w * h for w, h in label_in.values())
+        if labels == "auto" and area_in2 > LABEL_AREA_SHARE * axes_in[0] * axes_in[1]:
+            continue
+        every = annotate and shown == "full"
+        # where only some numbers are written, they go on top of the crowd, on white
+        size["numbers"] = {} if every else dict(zorder=7.5, bbox=_WHITE)
+        busy = annotate & (every | notable["branch"])
+        written = annotate & (every | notable["bus"])
+        # the loadings written on branches: boxes the labels had better keep clear of
+        mids = 0.5 * (pos[branches[busy, 0]] + pos[branches[busy, 1]])
+        mids += _beside(pos, branches)[busy] / 72 * upi
+        half = 0.5 * upi * np.array(text_size_in("100%", SMALL_FONT_PT))
+        below = 1.2 * size["bus_radius"] if written.any() else 0.0
+        sizes = {k: (upi * w, upi * h) for k, (w, h) in label_in.items()}
+        avoid = np.hstack([mids - half, mids + half])
+        radius, bus_radius = size["radius"], size["bus_radius"]
+        angles, boxes = place_nodes(pos, branches, groups, sizes, radius, bus_radius, below, avoid)
+        if shown == "none" or labels != "auto" or not label_clashes(boxes, pos, bus_radius):
+            break
+    return dict(shown=shown, size=size, texts=texts, groups=groups, angles=angles,
+                boxes=boxes, busy=busy, written=written)  # fmt: skip
+
+
+def _beside(pos: np.ndarray, branches: np.ndarray) -> np.ndarray:
+    """Where each branch's loading is written, in points from its middle [n_branch, 2]:
+    above a branch flatter than 45 degrees, right of a steeper one (off its arrow)."""
+    d = np.abs(pos[branches[:, 1]] - pos[branches[:, 0]])
+    return np.where((d[:, 0] >= d[:, 1])[:, None], [0.0, 7.0], [10.0, 0.0])
 
 
 def _draw_branches(
@@ -173,50 +261,38 @@ def _draw_branches(
     loading: np.ndarray,
     norm: mcolors.Normalize,
     widen: bool,
-    annotate: bool,
+    written: np.ndarray,
     p_mw: np.ndarray | None,
-    span: float,
+    size: Mapping[str, Any],
 ) -> list[Line2D]:
-    """One line per branch (transformers dashed), coloured by loading; returns them."""
-    n_line = len(grid.net.line)
-    max_loading = norm.vmax
+    """One line per branch (transformers dashed), coloured by loading, the loadings
+    ``written`` [n_branch] as numbers; returns the lines."""
+    n_line, max_loading, thin = len(grid.net.line), norm.vmax, max(size["shrink"], 0.5)
+    beside = _beside(pos, np.column_stack([grid.branch_from_bus, grid.branch_to_bus]))
     lines = []
     for i, (a, b) in enumerate(zip(grid.branch_from_bus, grid.branch_to_bus, strict=True)):
-        (line,) = ax.plot(
-            pos[[a, b], 0],
-            pos[[a, b], 1],
-            color=LOADING_CMAP(norm(loading[i])),
-            linewidth=1.2 + 4.0 * min(loading[i] / max_loading, 1.5) if widen else 2.0,
-            linestyle="--" if i >= n_line else "-",
-            solid_capstyle="round",
-            zorder=1,
-            gid=grid.branch_names[i],
-        )
+        width = thin * (1.2 + 4.0 * min(loading[i] / max_loading, 1.5) if widen else 2.0)
+        style = dict(linestyle="--" if i >= n_line else "-", solid_capstyle="round", zorder=1)
+        colour = LOADING_CMAP(norm(loading[i]))
+        (line,) = ax.plot(*pos[[a, b]].T, color=colour, lw=width, gid=grid.branch_names[i], **style)
         lines.append(line)
         mid = pos[[a, b]].mean(axis=0)
         if p_mw is not None and abs(p_mw[i]) > 1e-6:
             # p_from_mw > 0: power enters at the from side and flows towards the to side
             start, end = (pos[a], pos[b]) if p_mw[i] > 0 else (pos[b], pos[a])
-            unit = (end - start) / (np.linalg.norm(end - start) + 1e-9)
-            ax.annotate(
-                "",
-                xy=mid + 0.03 * span * unit,
-                xytext=mid - 0.03 * span * unit,
-                arrowprops={"arrowstyle": "-|>", "color": line.get_color(), "lw": 1.2},
-                zorder=2,
-            )
-        if annotate:
+            length = float(np.linalg.norm(end - start)) + 1e-9
+            half = min(0.03 * size["span"], 0.2 * length) / length  # the arrow fits its branch
+            arrow = dict(arrowstyle="-|>", color=colour, lw=1.2 * thin, mutation_scale=10 * thin)
+            ax.annotate("", mid + half * (end - start), mid - half * (end - start), zorder=2,
+                        arrowprops=arrow)  # fmt: skip
+        if written[i]:
             ax.annotate(
                 f"{loading[i]:.0f}%",
                 mid,
-                xytext=(0, 7) if p_mw is not None else (0, 0),
-                textcoords="offset points",
-                ha="center",
-                va="center",
-                fontsize=SMALL_FONT_PT,
+                xytext=beside[i],
                 color=OVERLOAD_COLOR if loading[i] > max_loading else "#333333",
-                bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.8},
-                zorder=3,
+                va="center",
+                **{"zorder": 3, "bbox": _WHITE, **_NUMBER, **size["numbers"]},
             )
     return lines
 
@@ -226,146 +302,69 @@ def _draw_buses(
     pos: np.ndarray,
     vm: np.ndarray,
     norm: mcolors.Normalize,
-    annotate: bool,
-    scale: float,
+    written: np.ndarray,
+    marked: set[int],
+    size: Mapping[str, Any],
 ) -> Any:
-    """Bus circles coloured by voltage, numbered; returns the scatter collection."""
-    buses = ax.scatter(
-        pos[:, 0],
-        pos[:, 1],
-        c=vm,
-        cmap=VOLTAGE_CMAP,
-        norm=norm,
-        s=_BUS_SIZE * scale**2,
-        edgecolors="black",
-        linewidths=1.2,
-        zorder=4,
-    )
+    """Bus circles coloured by voltage, numbered where numbers fit and at the ``marked``
+    buses (ringed), the voltages ``written`` [n_bus] under them; returns the circles."""
+    ringed = np.isin(np.arange(len(pos)), list(marked))
+    style = dict(cmap=VOLTAGE_CMAP, edgecolors="black", zorder=4)
+    buses = ax.scatter(*pos.T, c=vm, norm=norm, s=size["bus_pt"] ** 2, **style,
+                       linewidths=np.where(ringed, 3.0, 1.2))  # fmt: skip
+    number_pt, weight = size["number_pt"] or SMALL_FONT_PT, size["number_weight"]
+    below, on_white = (0, -0.7 * size["bus_pt"]), {"zorder": 5, "bbox": _WHITE, **size["numbers"]}
     for b, (x, y) in enumerate(pos):
-        ax.text(
-            x,
-            y,
-            str(b),
-            ha="center",
-            va="center",
-            fontsize=max(SMALL_FONT_PT, 9 * scale),
-            weight="bold",
-            zorder=5,
-        )
-        if annotate:
+        if size["number_pt"] or ringed[b]:
+            ax.text(x, y, str(b), ha="center", va="center", size=number_pt, weight=weight, zorder=5)
+        if written[b]:
             ax.annotate(
-                f"{vm[b]:.3f}",
-                (x, y),
-                xytext=(0, -16 * scale),
-                textcoords="offset points",
-                ha="center",
-                va="top",
-                fontsize=SMALL_FONT_PT,
-                color="#333333",
-                zorder=5,
+                f"{vm[b]:.3f}", (x, y), below, va="top", color="#333", **_NUMBER, **on_white
             )
     return buses
 
 
 def _draw_nodes(
-    ax: Axes,
-    grid: PowerGrid,
-    pos: np.ndarray,
-    actions: Mapping[str, Any] | None,
-    flows_mw: Mapping[str, Any] | None,
-    span: float,
-    annotate: bool,
-    scale: float,
-) -> tuple[dict[str, Any], dict[str, tuple[float, float]], list[np.ndarray]]:
-    """Markers and labels of every node (and the upstream grid) around their buses.
-
-    Returns the markers by type (the upstream grid under ``"__upstream__"``), each
-    marker's position, and the boxes the labels cover.
-    """
-    actions, flows_mw = actions or {}, flows_mw or {}
-    texts: dict[str, str] = {}
-    groups: dict[int, list[str]] = {}
-    for node in grid.nodes:
-        groups.setdefault(node.bus, []).append(node.name)
-        texts[node.name] = node_text(node.name, actions.get(node.name), flows_mw.get(node.name))
-    slack = int(grid.net.ext_grid.bus.iloc[0])
-    groups.setdefault(slack, []).append("__upstream__")
-    texts["__upstream__"] = "upstream\ngrid"
-
-    # How big text is in data units, from the axes' size, to keep labels apart.
-    box = ax.get_position()
-    fig_w, fig_h = ax.figure.get_size_inches()
-    extent = np.ptp(pos, axis=0) * 1.3 + 1e-9
-    units_per_inch = max(extent[0] / (box.width * fig_w), extent[1] / (box.height * fig_h))
-    font = max(SMALL_FONT_PT, 8.5 * scale**0.5)
-    char_w, line_h = 0.55 * font / 72 * units_per_inch, 1.25 * font / 72 * units_per_inch
-    sizes = {
-        name: (char_w * max(map(len, t.split("\n"))), line_h * (t.count("\n") + 1))
-        for name, t in texts.items()
-    }
-    radius = 0.065 * span
-    bus_radius = 0.5 * scale * math.sqrt(_BUS_SIZE) / 72 * units_per_inch
-    branches = np.column_stack([grid.branch_from_bus, grid.branch_to_bus])
-    angles, boxes = place_nodes(
-        pos, branches, groups, sizes, radius, bus_radius, 1.2 * bus_radius if annotate else 0.0
-    )
-
+    ax: Axes, grid: PowerGrid, pos: np.ndarray, plan: Mapping[str, Any]
+) -> tuple[dict[str, Any], dict[str, tuple[float, float]]]:
+    """Markers and labels of every node (and the upstream grid) where ``plan`` puts them
+    (:func:`_arrange`), labels facing away from the bus. Returns the markers by type
+    (the upstream grid's under ``"__upstream__"``) and each marker's position."""
+    size, angles, radius = plan["size"], plan["angles"], plan["size"]["radius"]
     placed: dict[str, tuple[float, float]] = {}
-    for bus, members in groups.items():
+    for bus, members in plan["groups"].items():
         for name in members:
             x = pos[bus, 0] + radius * math.cos(angles[name])
             y = pos[bus, 1] + radius * math.sin(angles[name])
             placed[name] = (x, y)
             ax.plot([pos[bus, 0], x], [pos[bus, 1], y], color="#555555", linewidth=0.8, zorder=2)
     markers: dict[str, Any] = {}
+    edge = dict(edgecolors="black", zorder=6)
     for type_name in dict.fromkeys(n.type_name for n in grid.nodes):
         xy = np.array([placed[n.name] for n in grid.nodes if n.type_name == type_name])
         style = node_style(type_name)
-        markers[type_name] = ax.scatter(
-            xy[:, 0],
-            xy[:, 1],
-            marker=style["marker"],
-            s=150 * scale**2,
-            color=style["color"],
-            edgecolors="black",
-            linewidths=0.8,
-            zorder=6,
-            label=style["label"],
-        )
+        markers[type_name] = ax.scatter(*xy.T, marker=style["marker"], color=style["color"],
+            s=size["node_pt"] ** 2, linewidths=0.8, label=style["label"], **edge)  # fmt: skip
     markers["__upstream__"] = ax.scatter(
         *placed["__upstream__"],
         marker="s",
-        s=260 * scale**2,
+        s=260 / 150 * size["node_pt"] ** 2,  # 260 points^2 at full size
         facecolors="white",
-        edgecolors="black",
         hatch="xxxx",
         linewidths=1.0,
-        zorder=6,
         label="upstream grid (slack)",
+        **edge,
     )
-    for name, text in texts.items():
-        _label(ax, placed[name], angles[name], text, gap=0.45 * radius, fontsize=font)
-    return markers, placed, boxes
-
-
-def _label(
-    ax: Axes, xy: tuple[float, float], angle: float, text: str, gap: float, fontsize: float
-) -> None:
-    """Write ``text`` ``gap`` (data units) beyond a node marker, facing away from its bus."""
-    dx, dy = math.cos(angle), math.sin(angle)
-    ha = "left" if dx > 0.35 else "right" if dx < -0.35 else "center"
-    va = "bottom" if dy > 0.35 else "top" if dy < -0.35 else "center"
-    ax.text(
-        xy[0] + gap * dx,
-        xy[1] + gap * dy,
-        text,
-        ha=ha,
-        va=va,
-        fontsize=fontsize,
-        linespacing=1.15,
-        zorder=7,
-        bbox={"boxstyle": "round,pad=0.1", "fc": "white", "ec": "none", "alpha": 0.75},
-    )
+    box = dict(boxstyle="round,pad=0.1", fc="white", ec="none", alpha=0.75)
+    for name, text in plan["texts"].items():
+        if text:
+            dx, dy = math.cos(angles[name]), math.sin(angles[name])
+            x, y = np.array(placed[name]) + 0.45 * radius * np.array([dx, dy])
+            ha = "left" if dx > 0.35 else "right" if dx < -0.35 else "center"
+            va = "bottom" if dy > 0.35 else "top" if dy < -0.35 else "center"
+            ax.text(x, y, text, ha=ha, va=va, fontsize=size["font_pt"], linespacing=1.15,
+                    zorder=7, bbox=box)  # fmt: skip
+    return markers, placed
 
 
 def _draw_colorbars(

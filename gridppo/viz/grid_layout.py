@@ -1,24 +1,41 @@
 """Where things go in the one-line diagram: bus positions and node placement.
 
-:data:`IEEE14_LAYOUT` is the textbook drawing of the 14-bus grid; :func:`bus_positions`
-also reads pandapower's own coordinates. :func:`place_nodes` puts every node (agent)
-around its bus where its marker and label overlap the least with the drawing;
-:func:`node_text` is the label it makes room for.
+Bus positions (:func:`bus_positions`) follow one rule:
+
+- ``"textbook"`` (the diagram's default): the 14-bus grid as in the textbook
+  (:data:`IEEE14_LAYOUT`); any other net as ``"auto"``.
+- ``"auto"``: the net's own coordinates (``net.bus.geo``) where they were drawn to be
+  read: no two buses closer than ``0.5 d``, no bus closer than ``0.25 d`` to a branch it
+  is not on, ``d = extent / sqrt(n_bus)`` being the spacing of buses spread evenly (CIGRE's
+  medium-voltage feeder passes). Otherwise (the MATPOWER cases, whose coordinates
+  pandapower generates, crowd buses onto each other and onto foreign branches) a graph
+  layout: Kamada-Kawai (branches as springs of equal length, started from the net's
+  coordinates if any), turned so that its longer side runs across and the upstream grid
+  sits on the left, stretched to at least 4:5 (height to width, as the diagram's panel),
+  then spread out by :func:`spread_buses`. The same net always gets the same positions.
+- ``"geo"``: the net's own coordinates as they are; or a dict bus -> (x, y) of your own.
+
+:func:`place_nodes` puts every node (agent) around its bus where its marker and label
+overlap the least with the drawing; :func:`node_text` is the label it makes room for.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+import networkx as nx
 import numpy as np
+
+from gridppo.viz.style import SMALL_FONT_PT
 
 if TYPE_CHECKING:
     from gridppo.grid.network import PowerGrid
 
-__all__ = ["IEEE14_LAYOUT"]
+__all__ = ["IEEE14_LAYOUT", "bus_positions", "spread_buses", "crowding"]
 
 # Bus positions (x, y) of the one-line diagram, keyed by pandapower bus index. They
 # follow the textbook drawing of the IEEE 14-bus system, whose buses are numbered
@@ -42,53 +59,217 @@ IEEE14_LAYOUT: dict[int, tuple[float, float]] = {
     12: (4.2, 12.5),
     13: (9.5, 12.0),
 }
+# The 14-bus grid's branches (lines and transformers): the textbook drawing is for it only.
+_IEEE14_BRANCHES = {
+    frozenset(map(int, pair.split("-")))
+    for pair in "0-1 0-4 1-2 1-3 1-4 2-3 3-4 5-10 5-11 5-12 8-9 8-13 9-10 11-12 12-13 3-6 "
+    "3-8 4-5 6-7 6-8".split()
+}
+# The automatic layout's spacing, in units of extent / sqrt(n_bus) (see the docstring):
+# what a readable layout keeps, and what spread_buses aims at.
+MIN_BUS_DISTANCE, MIN_BRANCH_CLEARANCE = 0.5, 0.25
+SPREAD_BUS_DISTANCE, SPREAD_BRANCH_CLEARANCE = 0.8, 0.3
+# Height over width the automatic layout stretches to at least, as the diagram's panel.
+ASPECT = 0.8
 
 
 def bus_positions(grid: PowerGrid, layout: str | Mapping[int, tuple[float, float]]) -> np.ndarray:
-    """Bus coordinates [n_bus, 2] from a layout name or a dict bus -> (x, y)."""
+    """Bus coordinates [n_bus, 2] from a layout name (``"textbook"``, ``"auto"``,
+    ``"geo"``, see the module docstring) or a dict bus -> (x, y)."""
     n_bus = grid.n_bus
     if isinstance(layout, Mapping):
         return np.array([layout[b] for b in range(n_bus)], dtype=float)
-    if layout == "textbook":
-        if n_bus == len(IEEE14_LAYOUT):
-            return np.array([IEEE14_LAYOUT[b] for b in range(n_bus)], dtype=float)
-        layout = "geo"  # not the 14-bus grid: fall back on the net's own coordinates
-    if layout != "geo":
-        raise ValueError(f"layout: expected 'textbook', 'geo' or a dict, got {layout!r}")
-    geo = grid.net.bus["geo"] if "geo" in grid.net.bus else None
-    if geo is None or geo.isna().any():
-        raise ValueError("layout='geo': the net has no bus geodata; pass a dict bus -> (x, y)")
-    coords = [json.loads(g)["coordinates"] if isinstance(g, str) else g["coordinates"] for g in geo]
-    return np.array(coords, dtype=float)
+    if layout not in ("textbook", "auto", "geo"):
+        raise ValueError(f"layout: expected 'textbook', 'auto', 'geo' or a dict, got {layout!r}")
+    branches = np.column_stack([grid.branch_from_bus, grid.branch_to_bus]).astype(int)
+    if layout == "textbook" and {frozenset(b) for b in branches.tolist()} == _IEEE14_BRANCHES:
+        return np.array([IEEE14_LAYOUT[b] for b in range(n_bus)], dtype=float)
+    geo = _geo(grid.net)
+    if layout == "geo":
+        if geo is None:
+            raise ValueError("layout='geo': the net has no bus geodata; pass a dict bus -> (x, y)")
+        return geo
+    slack = int(getattr(grid, "slack_bus", grid.net.ext_grid.bus.iloc[0]))
+    key_geo = None if geo is None else tuple(map(tuple, geo.tolist()))
+    return np.array(_auto_layout(n_bus, tuple(map(tuple, branches.tolist())), key_geo, slack))
 
 
-def label_rect(
-    marker: np.ndarray, angle: float, width: float, height: float, gap: float
-) -> np.ndarray:
+def _geo(net: Any) -> np.ndarray | None:
+    """The net's bus coordinates [n_bus, 2] (GeoJSON points), None if any is missing."""
+    geo = net.bus["geo"] if "geo" in net.bus else None
+    if geo is None or len(geo) == 0 or geo.isna().any():
+        return None
+    points = [json.loads(g) if isinstance(g, str) else g for g in geo]
+    return np.array([p["coordinates"][:2] for p in points], dtype=float)
+
+
+def crowding(pos: np.ndarray, branches: np.ndarray) -> tuple[float, float]:
+    """How close buses come (a readable layout keeps both high): the smallest distance
+    between two buses, and between a bus and a branch it is not on, each in units of
+    ``extent / sqrt(n_bus)``."""
+    unit = float(np.ptp(pos, axis=0).max()) / math.sqrt(len(pos)) or 1.0
+    apart = np.linalg.norm(pos[:, None] - pos[None], axis=2)
+    np.fill_diagonal(apart, np.inf)
+    clear = _branch_offsets(pos, branches)[1]
+    return float(apart.min()) / unit, float(clear.min(initial=np.inf)) / unit
+
+
+def _branch_offsets(
+    pos: np.ndarray, branches: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each bus's offset [n_bus, n_branch, 2] from the nearest point of each branch, its
+    length [n_bus, n_branch] (infinite for the branches the bus is on) and where along
+    the branch that point lies (0 at the from end, 1 at the to end)."""
+    a, b = pos[branches[:, 0]], pos[branches[:, 1]]
+    ab = b - a
+    t = ((pos[:, None] - a[None]) * ab[None]).sum(axis=2) / ((ab**2).sum(axis=1) + 1e-12)
+    t = np.clip(t, 0.0, 1.0)
+    offset = pos[:, None] - (a[None] + t[..., None] * ab[None])
+    length = np.linalg.norm(offset, axis=2)
+    ends = np.arange(len(branches))
+    length[branches[:, 0], ends] = length[branches[:, 1], ends] = np.inf
+    return offset, length, t
+
+
+def spread_buses(pos: np.ndarray, branches: np.ndarray, iterations: int = 1000) -> np.ndarray:
+    """Push buses apart: aim at :data:`SPREAD_BUS_DISTANCE` between any two and
+    :data:`SPREAD_BRANCH_CLEARANCE` from a bus to a branch it is not on (in units of
+    extent / sqrt(n_bus) of ``pos``), above the limits a readable layout keeps, so that
+    crowded parts open up and the drawing comes out even.
+
+    Each round moves two buses too close most of the way apart, and a bus too close to a
+    branch away from it, the branch's ends the other way (else a bus can be trapped
+    between two branches), until every conflict is within 5 % of its aim. Deterministic.
+    """
+    pos = np.array(pos, dtype=float)
+    n = len(pos)
+    unit = float(np.ptp(pos, axis=0).max()) / math.sqrt(n) or 1.0
+    near, clear = SPREAD_BUS_DISTANCE * unit, SPREAD_BRANCH_CLEARANCE * unit
+    ties = np.stack([np.cos(np.arange(n)), np.sin(np.arange(n))], axis=1)  # fixed directions
+    for _ in range(iterations):
+        diff = pos[:, None] - pos[None]
+        apart = np.linalg.norm(diff, axis=2)
+        np.fill_diagonal(apart, np.inf)
+        direction = np.where(apart[..., None] > 1e-9, diff / np.maximum(apart, 1e-9)[..., None], 0)
+        direction += (apart[..., None] <= 1e-9) * (ties[:, None] - ties[None])
+        push = np.clip(near - apart, 0.0, None)
+        offset, length, t = _branch_offsets(pos, branches)
+        shove = np.clip(clear - length, 0.0, None)
+        if push.max(initial=0.0) <= 0.05 * near and shove.max(initial=0.0) <= 0.05 * clear:
+            break
+        move = 0.5 * (push[..., None] * direction).sum(axis=1)
+        away = 0.5 * shove[..., None] * offset / np.maximum(length, 1e-9)[..., None]
+        move += away.sum(axis=1)
+        # the branch gives way too, each end by its share of the nearest point
+        np.add.at(move, branches[:, 0], -(away * (1 - t)[..., None]).sum(axis=0))
+        np.add.at(move, branches[:, 1], -(away * t[..., None]).sum(axis=0))
+        pos += 0.8 * move
+    return pos
+
+
+@functools.lru_cache(maxsize=16)
+def _auto_layout(
+    n_bus: int,
+    branches: tuple[tuple[int, int], ...],
+    geo: tuple[tuple[float, float], ...] | None,
+    slack: int,
+) -> tuple[tuple[float, float], ...]:
+    """The ``"auto"`` layout (module docstring), cached: a redraw reuses it."""
+    pairs = np.array(branches, dtype=int).reshape(-1, 2)
+    if geo is not None:
+        pos = np.array(geo)
+        near, clear = crowding(pos, pairs)
+        if near >= MIN_BUS_DISTANCE and clear >= MIN_BRANCH_CLEARANCE:
+            return geo
+    graph = nx.Graph(branches)
+    graph.add_nodes_from(range(n_bus))
+    hops = dict(nx.shortest_path_length(graph))
+    far = 1 + max(max(d.values()) for d in hops.values())  # between separate parts of a net
+    dist = {a: {b: hops[a].get(b, far) for b in range(n_bus)} for a in range(n_bus)}
+    start = None if geo is None else dict(enumerate(geo))
+    found = nx.kamada_kawai_layout(graph, dist=dist, pos=start)
+    pos = np.array([found[b] for b in range(n_bus)])
+    # longer side across: the principal axes, the first one horizontal
+    pos -= pos.mean(axis=0)
+    _, vectors = np.linalg.eigh(pos.T @ pos)
+    pos = pos @ vectors[:, ::-1]
+    # the upstream grid on the left (as in the textbook drawing) and in the upper half
+    pos *= np.where(pos[slack] * [1.0, -1.0] > 0, -1.0, 1.0)
+    # no flatter than the diagram's panel (about 5:4): a flat drawing leaves it half empty
+    pos[:, 1] *= max(1.0, ASPECT * np.ptp(pos[:, 0]) / (np.ptp(pos[:, 1]) or 1.0))
+    pos = spread_buses(pos, pairs)
+    pos = 10.0 * (pos - pos.min(axis=0)) / float(np.ptp(pos, axis=0).max())
+    return tuple(map(tuple, pos.tolist()))
+
+
+def mark_sizes(
+    pos: np.ndarray, axes_in: tuple[float, float], margin: float = 1.3
+) -> dict[str, float]:
+    """Sizes of the diagram's marks for buses at ``pos`` in a panel ``axes_in`` (inches),
+    the buses' extent taking ``1 / margin`` of it (the rest is room for labels).
+
+    At full size (a panel of 8 x 7.5 in or more, buses well apart, as the 14-bus grid)
+    a bus circle is 22.8 pt wide, numbered in 9 pt bold, nodes 12 pt, 0.065 x the
+    extent from their bus. A smaller panel shrinks all of it (``scale``, at most by
+    half), close buses further (``shrink``: a circle half the usual distance between
+    neighbours, grown to hold its number in 8 pt, normal weight if bold does not fit, up
+    to 0.85 x the closest distance; beyond, buses go unnumbered: ``number_pt`` 0).
+    """
+    width_in, height_in = axes_in
+    scale = float(np.clip(min(width_in / 8.0, height_in / 7.5), 0.5, 1.0))
+    extent = np.ptp(pos, axis=0) * margin + 1e-9
+    units_per_inch = float(max(extent[0] / width_in, extent[1] / height_in))
+    apart = np.linalg.norm(pos[:, None] - pos[None], axis=2)
+    np.fill_diagonal(apart, np.inf)
+    nearest = apart.min(axis=1) if len(pos) > 1 else np.array([np.inf])
+    usual_pt, closest_pt = (72 / units_per_inch * f(nearest) for f in (np.median, np.min))
+    full_pt = math.sqrt(520) * scale
+    shrink = min(1.0, 0.5 * usual_pt / full_pt)
+    bus_pt, number_pt, weight = full_pt * shrink, max(SMALL_FONT_PT, 9 * scale), "bold"
+    if shrink < 1.0:  # 8 pt numbers, bold where they fit, else normal, else none
+        digits, room_pt = len(str(len(pos) - 1)), max(bus_pt, 0.85 * closest_pt)
+        # widths of DejaVu Sans digits, and a margin
+        need = {w: digits * em * SMALL_FONT_PT + 3.0 for w, em in (("bold", 0.7), ("normal", 0.64))}
+        weight = next((w for w, need_pt in need.items() if need_pt <= room_pt), "normal")
+        number_pt = SMALL_FONT_PT if need[weight] <= room_pt else 0.0
+        bus_pt = max(bus_pt, need[weight]) if number_pt else bus_pt
+    node_pt = math.sqrt(150) * scale * shrink
+    span = float(np.ptp(pos, axis=0).max()) or 1.0
+    reach = (0.5 * bus_pt + 0.8 * node_pt) / 72 * units_per_inch  # a node just off its bus
+    return dict(
+        scale=scale, shrink=shrink, units_per_inch=units_per_inch, span=span,
+        axes_in2=width_in * height_in, bus_pt=bus_pt, node_pt=node_pt,
+        bus_radius=0.5 * bus_pt / 72 * units_per_inch, number_pt=number_pt,
+        number_weight=weight, font_pt=max(SMALL_FONT_PT, 8.5 * scale**0.5),
+        radius=max(min(0.065 * span, 0.45 * float(np.median(nearest))), reach),
+    )  # fmt: skip
+
+
+def label_rect(marker: np.ndarray, angle: Any, width: float, height: float, gap: float) -> Any:
     """The box (x0, y0, x1, y1) a node's label covers when drawn by the diagram.
 
     The label starts ``gap`` beyond the marker, away from the bus, and is ``width`` by
     ``height`` (data units); its alignment follows the direction, as the diagram does.
+    Takes one marker [2] and angle, or several [C, 2] and [C] (then returns [C, 4]).
     """
-    dx, dy = math.cos(angle), math.sin(angle)
-    x, y = marker[0] + gap * dx, marker[1] + gap * dy
-    left = x if dx > 0.35 else x - width if dx < -0.35 else x - width / 2
-    bottom = y if dy > 0.35 else y - height if dy < -0.35 else y - height / 2
-    return np.array([left, bottom, left + width, bottom + height])
+    dx, dy = np.cos(angle), np.sin(angle)
+    x, y = marker[..., 0] + gap * dx, marker[..., 1] + gap * dy
+    left = np.where(dx > 0.35, x, np.where(dx < -0.35, x - width, x - width / 2))
+    bottom = np.where(dy > 0.35, y, np.where(dy < -0.35, y - height, y - height / 2))
+    return np.stack([left, bottom, left + width, bottom + height], axis=-1)
 
 
-def _angle_gap(a: float, b: float) -> float:
+def _angle_gap(a: Any, b: Any) -> Any:
     """The angle between two directions, in [0, pi]."""
-    return abs((a - b + math.pi) % (2 * math.pi) - math.pi)
+    return np.abs((np.asarray(a) - b + math.pi) % (2 * math.pi) - math.pi)
 
 
-def _overlap(rect: np.ndarray, rects: np.ndarray) -> float:
-    """Total area that ``rect`` shares with each of ``rects`` [R, 4] (x0, y0, x1, y1)."""
-    if len(rects) == 0:
-        return 0.0
-    w = np.minimum(rect[2], rects[:, 2]) - np.maximum(rect[0], rects[:, 0])
-    h = np.minimum(rect[3], rects[:, 3]) - np.maximum(rect[1], rects[:, 1])
-    return float((np.clip(w, 0, None) * np.clip(h, 0, None)).sum())
+def _overlap(rects: np.ndarray, others: np.ndarray) -> np.ndarray:
+    """The area each of ``rects`` [C, 4] shares with all ``others`` [R, 4] together
+    (boxes x0, y0, x1, y1); [C]."""
+    w = np.minimum(rects[:, None, 2], others[:, 2]) - np.maximum(rects[:, None, 0], others[:, 0])
+    h = np.minimum(rects[:, None, 3], others[:, 3]) - np.maximum(rects[:, None, 1], others[:, 1])
+    return (np.clip(w, 0, None) * np.clip(h, 0, None)).sum(axis=1)
 
 
 def place_nodes(
@@ -99,15 +280,17 @@ def place_nodes(
     radius: float,
     bus_radius: float,
     below: float = 0.0,
+    avoid: np.ndarray | None = None,
 ) -> tuple[dict[str, float], list[np.ndarray]]:
     """A direction (radians) from its bus for every node, where it has the most room.
 
-    Each candidate direction (every 10 degrees) puts the marker ``radius`` from the
-    bus and its label beyond it. The pick has the least overlap of marker and label
-    with the buses, branches and nodes placed before, and among near-equals points
-    away from the middle of the drawing. Crowded buses are placed first. Returns the
-    directions and the boxes the labels cover (so the caller can size the axes).
-    ``below`` keeps clear room under each bus (for its voltage, when written).
+    Each candidate direction (every 10 degrees) puts the marker ``radius`` from the bus
+    and its label beyond it. The pick overlaps the buses, branches and other nodes the
+    least, and among near-equals points away from the middle. Crowded buses go first,
+    each node against those placed before it; then each node again against all others,
+    until none moves (at most twice more). Returns the directions and the label boxes.
+    ``below`` keeps room under each bus (for its voltage), ``avoid`` [K, 4] are boxes
+    (x0, y0, x1, y1) labels had better not cover (the branch loadings, when written).
     """
     centre = 0.5 * (pos.min(axis=0) + pos.max(axis=0))
     # Branches as dense points: a label's share of a branch is the points it covers.
@@ -115,51 +298,74 @@ def place_nodes(
     along = (pos[branches[:, 0]][None] * (1 - t) + pos[branches[:, 1]][None] * t).reshape(-1, 2)
     step = np.linalg.norm(pos[branches[:, 1]] - pos[branches[:, 0]], axis=1).mean() / 60
     # what no label may cover: the buses (and their voltages), then the node markers
-    solid = [np.array([*(p - bus_radius - [0, below]), *(p + bus_radius)]) for p in pos]
-    candidates = np.deg2rad(np.arange(0.0, 360.0, 10.0))
+    buses = [np.array([*(p - bus_radius - [0, below]), *(p + bus_radius)]) for p in pos]
+    avoid = np.zeros((0, 4)) if avoid is None else np.asarray(avoid, dtype=float)
+    angle = np.deg2rad(np.arange(0.0, 360.0, 10.0))  # the candidates
+    way = np.stack([np.cos(angle), np.sin(angle)], axis=1)
     half = 0.6 * bus_radius  # half size of a node marker
+    order = [(b, name) for b in sorted(groups, key=lambda b: -len(groups[b])) for name in groups[b]]
     angles: dict[str, float] = {}
-    labels: list[np.ndarray] = []
-    for bus in sorted(groups, key=lambda b: -len(groups[b])):
-        away = pos[bus] - centre
-        outward = math.atan2(away[1], away[0])
-        siblings: list[float] = []
-        for name in groups[bus]:
+    dots, boxes = {}, {}  # each node's marker and label box
+    for _ in range(3):
+        moved = False
+        for bus, name in order:
+            away = pos[bus] - centre
+            # only the branch points a label of this bus could reach count
+            reach = 1.6 * radius + bus_radius + max(sum(label_sizes[n]) for n in groups[bus])
+            local = along[np.abs(along - pos[bus]).max(axis=1) < reach]
+            others = [k for k in dots if k != name]
+            solid = np.array(buses + [dots[k] for k in others])
+            # a label nearer another node's marker than its own reads as that node's
+            pad = 0.45 * radius * (np.arange(len(solid)) >= len(buses))[:, None]
+            apart = solid + np.r_[-1, -1, 1, 1] * pad
+            labels = np.array([boxes[k] for k in others]).reshape(-1, 4)
             width, height = label_sizes[name]
-            solid_now = np.array(solid)
-            labels_now = np.array(labels).reshape(-1, 4)
-            best, best_cost, best_rect, best_dot = 0.0, math.inf, None, None
-            for angle in candidates:
-                marker = pos[bus] + radius * np.array([math.cos(angle), math.sin(angle)])
-                box = label_rect(marker, angle, width, height, 0.45 * radius)
-                dot = np.array([*(marker - half), *(marker + half)])
-                inside = (
-                    (along[:, 0] > box[0])
-                    & (along[:, 0] < box[2])
-                    & (along[:, 1] > box[1])
-                    & (along[:, 1] < box[3])
-                )
-                near_line = np.linalg.norm(along - marker, axis=1).min()
-                cost = (
-                    _overlap(box, labels_now)
-                    + 5.0 * _overlap(box, solid_now)
-                    + 5.0 * _overlap(dot, solid_now)
-                    + 5.0 * _overlap(dot, labels_now)
-                    + 0.5 * height * step * inside.sum()
-                    + 4.0 * max(0.0, 0.6 * radius - near_line) * radius
-                )
-                turn = _angle_gap(angle, outward)
-                cost += 0.01 * radius**2 * turn
-                # nodes of one bus stay at least 60 degrees apart
-                if any(_angle_gap(angle, other) < math.radians(60) for other in siblings):
-                    cost += 100.0 * radius**2
-                if cost < best_cost:
-                    best, best_cost, best_rect, best_dot = float(angle), cost, box, dot
-            angles[name] = best
-            siblings.append(best)
-            solid.append(best_dot)
-            labels.append(best_rect)
-    return angles, labels
+            marker = pos[bus] + radius * way
+            box = label_rect(marker, angle, width, height, 0.45 * radius)
+            dot = np.hstack([marker - half, marker + half])
+            x, y = local[:, 0], local[:, 1]
+            inside = (x > box[:, :1]) & (x < box[:, 2:3]) & (y > box[:, 1:2]) & (y < box[:, 3:])
+            near_line = np.linalg.norm(local - marker[:, None], axis=2).min(axis=1, initial=np.inf)
+            cost = (
+                6.0 * _overlap(box, labels)
+                + 5.0 * _overlap(box, apart)
+                + 15.0 * _overlap(box, solid[: len(pos)])  # a label on a bus hides its number
+                + 5.0 * _overlap(dot, solid)
+                + 5.0 * _overlap(dot, labels)
+                + 1.0 * _overlap(box, avoid)
+                + 0.5 * height * step * inside.sum(axis=1)
+                + 4.0 * np.clip(0.6 * radius - near_line, 0.0, None) * radius
+                + 0.01 * radius**2 * _angle_gap(angle, math.atan2(away[1], away[0]))
+            )
+            # nodes of one bus stay at least 60 degrees apart
+            for other in (angles[k] for k in groups[bus] if k in others):
+                cost += 100.0 * radius**2 * (_angle_gap(angle, other) < math.radians(60))
+            best = int(np.argmin(cost))
+            moved |= angles.get(name) != float(angle[best])
+            angles[name], boxes[name], dots[name] = float(angle[best]), box[best], dot[best]
+        if not moved:
+            break
+    return angles, [boxes[name] for _, name in order]
+
+
+def label_clashes(boxes: list[np.ndarray], pos: np.ndarray, bus_radius: float) -> int:
+    """What makes labels hard to read: the pairs of label boxes (x0, y0, x1, y1) sharing
+    more than 5 % of the smaller one, plus the label boxes that reach into a bus circle."""
+    b = np.array([x for x in boxes if x[2] > x[0] and x[3] > x[1]]).reshape(-1, 4)
+    w = np.minimum(b[:, None, 2], b[:, 2]) - np.maximum(b[:, None, 0], b[:, 0])
+    h = np.minimum(b[:, None, 3], b[:, 3]) - np.maximum(b[:, None, 1], b[:, 1])
+    area = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+    shared = np.clip(w, 0, None) * np.clip(h, 0, None) > 0.05 * np.minimum(area[:, None], area)
+    x, y, r = pos[:, 0, None], pos[:, 1, None], 0.7 * bus_radius
+    covered = (x + r > b[:, 0]) & (x - r < b[:, 2]) & (y + r > b[:, 1]) & (y - r < b[:, 3])
+    return int(np.triu(shared, 1).sum() + covered.sum())
+
+
+def text_size_in(text: str, font_pt: float) -> tuple[float, float]:
+    """Width and height (inches) of a text in DejaVu Sans at ``font_pt``, a little more
+    than most take (0.6 em a character, 1.25 em a line)."""
+    lines = text.split("\n") if text else []
+    return 0.6 * font_pt / 72 * max(map(len, lines), default=0), 1.25 * font_pt / 72 * len(lines)
 
 
 def _as_row(value: Any) -> np.ndarray:
@@ -181,3 +387,11 @@ def node_text(name: str, action: Any = None, flow_mw: Any = None) -> str:
         # rounded first, so that a tiny negative flow reads +0.0 rather than -0.0
         extra.append(f"{round(float(_as_row(flow_mw)[0]), 1) + 0.0:+.1f} MW")
     return "\n".join([name, " | ".join(extra)] if extra else [name])
+
+
+def widest_text(name: str, action: Any = None, flow_mw: Any = None) -> str:
+    """The longest label :func:`node_text` writes for this node at any step (actions in
+    [-1, 1], flows under 1,000 MW): the room the diagram keeps, so that labels stay put
+    from one step to the next."""
+    wide = None if action is None else -np.ones_like(_as_row(action))
+    return node_text(name, wide, None if flow_mw is None else -888.8)
