@@ -251,7 +251,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     def common(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--config", default=None, help="YAML config (default: configs/default.yaml)")
+        p.add_argument(
+            "--config", default=None, help="YAML config (default: gridppo/config/default.yaml)"
+        )
         p.add_argument(
             "--set",
             action="append",

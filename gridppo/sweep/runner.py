@@ -238,6 +238,9 @@ def _run_on_ray(
                 name=TUNE_DIR,
                 storage_path=str(sweep_dir),
                 verbose=0,
+                # Tune's notebook reporter clears the cell's output when a sweep starts
+                # in Jupyter; the plain one leaves the sweep's own lines in place.
+                progress_reporter=tune.CLIReporter(),
                 callbacks=[
                     _progress_callback(tune, len(trials), say),
                     tune.logger.JsonLoggerCallback(),
