@@ -15,6 +15,7 @@ import pytest  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from viz_helpers import (  # noqa: E402
     StandInGrid,
+    label_attachment,
     overlapping_texts,
     smallest_font_px,
     stand_in_net,
@@ -255,14 +256,17 @@ def test_labels_take_the_room_there_is(grid, heuristic):
         "flows_mw": {k: v[t, 0] for k, v in record.injection_mw.items()},
         "branch_p_mw": record.p_from_mw[t, 0],
     }
-    # the 14-bus grid (with every number written) and CIGRE's feeder: every node
-    # labelled in full, no label on another
+    # the 14-bus grid (with every number written): labelled in full, but for a node or
+    # two with no room by its marker; CIGRE's feeder, its longer labels written in full
+    # or by name; no label on another
     cigre = PowerGrid(load_config(None, ["grid.network=cigre_mv", "nodes=auto"]))
     for net, values, annotate in ((grid, step, True), (cigre, one_step(cigre), False)):
         fig = plot_grid(net, annotate=annotate, **values)
-        assert fig.gridppo["labels"] == "full"
         labels = node_labels(fig, net)
-        assert len(labels) == len(net.nodes) and all("MW" in t.get_text() for t in labels)
+        in_full = [t for t in labels if "MW" in t.get_text()]
+        assert len(net.nodes) >= len(labels) >= 0.8 * len(net.nodes)
+        if net is grid:
+            assert fig.gridppo["labels"] == "full" and len(in_full) >= 0.8 * len(net.nodes)
         assert overlapping_texts(fig, labels) == []
     # at another step, with other numbers in the labels, every node stays where it was
     later = {
@@ -299,13 +303,47 @@ def test_every_shipped_network_with_automatic_nodes_is_drawn(network):
     pos = np.array(fig.gridppo["bus_collection"].get_offsets())
     branches = np.column_stack([grid.branch_from_bus, grid.branch_to_bus])
     assert crowding(pos, branches)[0] >= MIN_BUS_DISTANCE
-    # every node labelled where there is room (case14, CIGRE's feeder), none on case118
+    # every node labelled where there is room (case14, CIGRE's feeder), most of them on
+    # case30 (a node with no room by its marker goes without), none on case118
     labelled = len(node_labels(fig, grid))
-    assert labelled == (0 if fig.gridppo["labels"] == "none" else len(grid.nodes))
+    if fig.gridppo["labels"] == "none":
+        assert labelled == 0
+    else:
+        assert 2 / 3 * len(grid.nodes) <= labelled <= len(grid.nodes)
     if network in ("case14", "cigre_mv"):
-        assert fig.gridppo["labels"] == "full"
+        assert fig.gridppo["labels"] == "full" and labelled == len(grid.nodes)
     if len(grid.nodes) >= 100:
         assert fig.gridppo["labels"] == "none"
     assert len(visible_texts(fig)) <= grid.n_bus + labelled + 40
     assert smallest_font_px(fig, 100) >= SMALL_FONT_PT * 100 / 72 - 1e-9
     assert width_px(fig, 100) <= MAX_FIGURE_WIDTH_IN * 100
+
+
+@pytest.mark.parametrize("network", ["case14", "case30", "cigre_mv"])
+def test_every_label_sits_by_its_own_marker(network):
+    """A label must never read as another node's: measured on the drawn text, the
+    nearest marker or bus circle is its own marker, right by it (a quarter of the usual
+    bus spacing at most), the next one clearly farther."""
+    grid = PowerGrid(load_config(None, [f"grid.network={network}", "nodes=auto"]))
+    checked = 0
+    for values, annotate in ((one_step(grid), True), ({}, False)):
+        fig = plot_grid(grid, annotate=annotate, **values)
+        for name, own_px, other_px, other, spacing_px in label_attachment(fig, grid):
+            assert own_px <= 0.25 * spacing_px, (name, own_px, spacing_px)
+            assert other_px >= own_px + 3.0, (name, own_px, other, other_px)
+            checked += 1
+        plt.close(fig)
+    assert checked >= len(grid.nodes)  # the base case labels (nearly) every node
+
+
+def test_the_legend_names_only_what_the_drawing_holds(grid):
+    legend = [t.get_text() for t in plot_grid(grid).gridppo["legend"].get_texts()]
+    # the 14-bus grid has all four types, lines and transformers
+    for entry in ("line", "transformer", "overloaded branch", "upstream grid (slack)"):
+        assert entry in legend
+    assert len(legend) == 4 + 4
+    case30 = PowerGrid(load_config(None, ["grid.network=case30", "nodes=auto"]))
+    legend = [t.get_text() for t in plot_grid(case30).gridppo["legend"].get_texts()]
+    assert "line" in legend and "transformer" not in legend  # case30 has none
+    types = {node_style(n.type_name)["label"] for n in case30.nodes}
+    assert types <= set(legend)

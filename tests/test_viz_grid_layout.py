@@ -18,12 +18,11 @@ from gridppo.viz.grid_layout import (
     _auto_layout,
     bus_positions,
     crowding,
-    label_clashes,
-    label_rect,
+    loading_offsets_pt,
     mark_sizes,
     node_text,
-    place_nodes,
     spread_buses,
+    text_size_in,
     widest_text,
 )
 from gridppo.viz.style import SMALL_FONT_PT
@@ -37,34 +36,6 @@ def test_textbook_layout_and_a_layout_of_ones_own(grid: PowerGrid):
     assert np.allclose(bus_positions(grid, mine)[:, 1], 2.0 * np.arange(grid.n_bus))
     with pytest.raises(ValueError, match="layout"):
         bus_positions(grid, "circle")
-
-
-def test_label_box_lies_beyond_the_marker_away_from_the_bus():
-    marker = np.array([0.0, 0.0])
-    right = label_rect(marker, 0.0, width=2.0, height=1.0, gap=0.5)
-    assert right[0] == pytest.approx(0.5) and right[2] == pytest.approx(2.5)
-    assert right[1] == pytest.approx(-0.5)  # centred vertically
-    above = label_rect(marker, math.pi / 2, width=2.0, height=1.0, gap=0.5)
-    assert above[1] == pytest.approx(0.5) and above[0] == pytest.approx(-1.0)
-
-
-def test_nodes_of_one_bus_are_spread_and_their_labels_kept_apart():
-    pos = np.array([[0.0, 0.0], [10.0, 0.0], [5.0, 8.0]])
-    branches = np.array([[0, 1], [1, 2], [2, 0]])
-    groups = {0: ["a", "b", "c"], 1: ["d"]}
-    sizes = dict.fromkeys("abcd", (1.5, 0.6))
-    angles, boxes = place_nodes(pos, branches, groups, sizes, radius=1.2, bus_radius=0.3)
-    assert set(angles) == set("abcd")
-    for x, y in (("a", "b"), ("a", "c"), ("b", "c")):
-        gap = abs((angles[x] - angles[y] + math.pi) % (2 * math.pi) - math.pi)
-        assert gap >= math.radians(60) - 1e-9
-    assert len(boxes) == 4
-    # no two labels of one bus cover the same place
-    for i in range(3):
-        for j in range(i):
-            a, b = boxes[i], boxes[j]
-            overlap = min(a[2], b[2]) - max(a[0], b[0]), min(a[3], b[3]) - max(a[1], b[1])
-            assert min(overlap) <= 0
 
 
 def test_node_text_names_the_action_and_the_flow():
@@ -160,21 +131,25 @@ def test_marks_shrink_where_buses_are_close_and_keep_their_numbers(grid, stand_i
     assert tiny["number_pt"] == 0.0
 
 
-def test_label_clashes_count_overlapping_labels_and_covered_buses():
-    pos = np.array([[0.0, 0.0], [10.0, 10.0]])
-    apart = [np.array([1.0, 1.0, 3.0, 2.0]), np.array([4.0, 1.0, 6.0, 2.0])]
-    assert label_clashes(apart, pos, bus_radius=0.5) == 0
-    touching = [apart[0], np.array([2.9, 1.9, 5.0, 3.0])]  # 1 % of a box shared
-    assert label_clashes(touching, pos, bus_radius=0.5) == 0
-    overlapping = [apart[0], np.array([2.0, 1.0, 4.0, 2.0])]
-    assert label_clashes(overlapping, pos, bus_radius=0.5) == 1
-    over_a_bus = [np.array([9.0, 9.0, 11.0, 11.0]), np.zeros(4)]  # an empty label counts not
-    assert label_clashes(over_a_bus, pos, bus_radius=0.5) == 1
-
-
 def test_the_room_kept_for_a_label_fits_it_at_any_step():
     for action, flow in (([1.0, -1.0], 140.0), ([-0.5, 0.25], -12.3), ([0.0, 0.0], -0.004)):
         widest = widest_text("producer_1", action, flow).split("\n")
         text = node_text("producer_1", action, flow).split("\n")
         assert all(len(w) >= len(t) for w, t in zip(widest, text, strict=True))
     assert widest_text("battery_3") == "battery_3"
+
+
+def test_text_size_is_measured_line_by_line():
+    one = text_size_in("consumer_12", 8.0)
+    two = text_size_in("consumer_12\na=-1.00 | -11.2 MW", 8.0)
+    assert two[0] > one[0] and two[1] == pytest.approx(2 * one[1])
+    # measured, not counted: a proportional font's narrow letters take less room
+    assert text_size_in("iiii", 8.0)[0] < 0.6 * text_size_in("MMMM", 8.0)[0]
+    assert text_size_in("", 8.0) == (0.0, 0.0)
+
+
+def test_loadings_are_written_above_flat_branches_and_beside_steep_ones():
+    pos = np.array([[0.0, 0.0], [4.0, 1.0], [1.0, 5.0]])
+    offsets = loading_offsets_pt(pos, np.array([[0, 1], [0, 2]]))
+    assert offsets[0, 0] == 0.0 and offsets[0, 1] > 0  # above
+    assert offsets[1, 0] > 0 and offsets[1, 1] == 0.0  # to the right

@@ -6,7 +6,9 @@
 - :func:`widget_tree`, :func:`width_of`, :func:`png_width_px`: what a widget would take
   of a notebook's output area;
 - :class:`StandInGrid`, :func:`stand_in_net`: any pandapower net as the grid diagram
-  sees a grid, with its agents where ``nodes: auto`` puts them.
+  sees a grid, with its agents where ``nodes: auto`` puts them;
+- :func:`label_attachment`: how plainly each node label of a drawn diagram sits by its
+  own marker.
 """
 
 from __future__ import annotations
@@ -261,3 +263,40 @@ def overlapping_texts(fig: Figure, texts: list[Text]) -> list[tuple[str, str]]:
         for (text_a, a), (text_b, b) in itertools.combinations(boxes, 2)
         if _overlap_px(a, b) > 1.0
     ]
+
+
+def label_attachment(fig: Figure, grid: object) -> list[tuple[str, float, float, str, float]]:
+    """For each node label drawn on a diagram (``plot_grid``), measured in display
+    pixels on its drawn text: its node, the distance to its own marker's centre, the
+    distance to the nearest other marker or bus circle (its edge), which that is, and
+    the usual distance between neighbouring buses."""
+    renderer = draw(fig)
+    ax = fig.axes[0]
+    to_px = ax.transData.transform
+    where = fig.gridppo["node_positions"]
+    names = list(where)
+    markers = to_px(np.array([where[n] for n in names]))
+    buses = to_px(np.asarray(fig.gridppo["bus_collection"].get_offsets()))
+    # a bus circle's radius in pixels: its size is its diameter in points squared
+    bus_px = 0.5 * np.sqrt(fig.gridppo["bus_collection"].get_sizes()[0]) * fig.dpi / 72
+    apart = np.linalg.norm(buses[:, None] - buses[None], axis=2)
+    np.fill_diagonal(apart, np.inf)
+    spacing = float(np.median(apart.min(axis=1)))
+    out = []
+    for text in ax.texts:
+        name = text.get_text().split("\n")[0]
+        if name not in where:
+            continue
+        box = text.get_window_extent(renderer)
+
+        def gap(points: np.ndarray, box=box) -> np.ndarray:
+            dx = np.clip(np.maximum(box.x0 - points[:, 0], points[:, 0] - box.x1), 0, None)
+            dy = np.clip(np.maximum(box.y0 - points[:, 1], points[:, 1] - box.y1), 0, None)
+            return np.hypot(dx, dy)
+
+        i = names.index(name)
+        others = np.r_[np.delete(gap(markers), i), gap(buses) - bus_px]
+        labels = [n for n in names if n != name] + [f"bus {b}" for b in range(len(buses))]
+        k = int(np.argmin(others))
+        out.append((name, float(gap(markers[i : i + 1])[0]), float(others[k]), labels[k], spacing))
+    return out

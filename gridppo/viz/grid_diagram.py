@@ -5,12 +5,13 @@ under :data:`~gridppo.viz.style.SMALL_FONT_PT`:
 
 - **Marks follow the bus spacing** (:func:`~gridppo.viz.grid_layout.mark_sizes`):
   circles, node markers, branches and arrows shrink where buses are close.
-- **Labels where they fit.** ``labels="auto"`` gives every node its full label (name,
-  action, injection), else its name only, else none: the first whose labels cover at
-  most a fifth of the panel and, placed, run into no other label and no bus. Without
-  labels the markers' shapes and colours tell the types apart (legend), and ``nodes:
-  auto`` names a node by type and bus (``consumer_41``). Nodes named in ``highlight``
-  and the nodes at buses numbered there are always labelled in full.
+- **Labels by their own marker or none.** ``labels="auto"`` gives the nodes their full
+  label (name, action, injection), else names, else none: the first level whose labels
+  cover at most a fifth of the panel and that 80 % (names: two thirds) of the nodes keep
+  under the attachment rule (:mod:`~gridppo.viz.label_placement`); the others fall back
+  to their name, or no label. Markers' shapes and colours tell the types apart (legend,
+  which lists only what is drawn); ``nodes: auto`` names a node by type and bus
+  (``consumer_41``). Nodes in ``highlight`` and at buses numbered there: full labels.
 - **Numbers that need a look.** ``annotate`` writes every bus voltage and branch loading
   when the nodes are labelled in full; else the voltages outside the band or at
   highlighted buses, and the loadings above 90 % of the limit.
@@ -31,13 +32,13 @@ from matplotlib.lines import Line2D
 
 from gridppo.viz.grid_layout import (
     bus_positions,
-    label_clashes,
+    loading_offsets_pt,
     mark_sizes,
     node_text,
-    place_nodes,
     text_size_in,
     widest_text,
 )
+from gridppo.viz.label_placement import place_nodes
 from gridppo.viz.style import (
     LOADING_CMAP,
     OVERLOAD_COLOR,
@@ -56,6 +57,8 @@ __all__ = ["plot_grid"]
 
 # Share of the panel that the node labels may cover at most (module docstring).
 LABEL_AREA_SHARE = 0.2
+# A label level holds when at least this share of the nodes keep it (the rest fall back).
+KEPT_SHARE = {"full": 0.8, "names": 2 / 3, "none": 0.0}
 # Loadings above this share of the limit are written on a net not labelled in full.
 BUSY_BRANCH_SHARE = 0.9
 LABEL_MODES = ("full", "names", "none")
@@ -157,8 +160,11 @@ def plot_grid(
     node_markers, placed = _draw_nodes(ax, grid, pos, plan)
 
     handles = [*node_markers.values()]
-    for colour, style, label in (("#6a7b8c", "-", "line"), ("#6a7b8c", "--", "transformer"),
-                                 (OVERLOAD_COLOR, "-", "overloaded branch")):  # fmt: skip
+    # only the kinds of branch the net has (a red one stays: the colour needs its meaning)
+    n_line = len(grid.net.line)
+    kinds = (("#6a7b8c", "-", "line", n_line), ("#6a7b8c", "--", "transformer",
+             grid.n_branch - n_line), (OVERLOAD_COLOR, "-", "overloaded branch", 1))  # fmt: skip
+    for colour, style, label, _ in (kind for kind in kinds if kind[3]):
         handles.append(Line2D([], [], color=colour, linewidth=2.5, linestyle=style, label=label))
     ncol = 4 if axes_in[0] >= 6.0 else 2  # four columns where they fit
     font_pt = max(SMALL_FONT_PT, 9 * size["scale"] ** 0.5)
@@ -171,7 +177,7 @@ def plot_grid(
             fig, ax, bus_collection, bus_norm, loading_norm, limits
         )
 
-    covered = np.vstack([pos, *(b.reshape(2, 2) for b in plan["boxes"])])
+    covered = np.vstack([pos, *(p["box"].reshape(2, 2) for p in plan["places"].values())])
     pad = 0.04 * size["span"]
     ax.update_datalim([covered.min(axis=0) - pad, covered.max(axis=0) + pad])
     ax.margins(0.0)
@@ -215,43 +221,49 @@ def _arrange(
     groups.setdefault(int(grid.net.ext_grid.bus.iloc[0]), []).append("__upstream__")
     branches = np.column_stack([grid.branch_from_bus, grid.branch_to_bus])
     for shown in LABEL_MODES if labels == "auto" else (labels,):
-        size = mark_sizes(pos, axes_in, margin=1.1 if shown == "none" else 1.3)
-        upi, font = size["units_per_inch"], size["font_pt"]
-        texts, room = {}, {}  # what each label says, and the room it is given
+        font = mark_sizes(pos, axes_in)["font_pt"]  # the same at any margin
+        texts, room = {}, {}  # what each label may say, best first, and the room it takes
         for k in full:
             mode = "full" if k in named else shown
-            texts[k] = {"full": full[k], "names": k}.get(mode, "")
-            room[k] = {"full": wide[k], "names": k}.get(mode, "")
-        texts["__upstream__"] = room["__upstream__"] = "upstream\ngrid" if shown != "none" else ""
-        label_in = {k: text_size_in(t, font) for k, t in room.items()}
-        area_in2 = sum(w * h for w, h in label_in.values())
+            texts[k] = {"full": [full[k], k], "names": [k]}.get(mode, [])[: 1 if k in named else 2]
+            room[k] = {"full": [wide[k], k], "names": [k]}.get(mode, [])[: len(texts[k])]
+            if len(texts[k]) == 2 and texts[k][0] == k:  # nothing more than the name to say
+                texts[k], room[k] = [k], [k]
+        texts["__upstream__"] = room["__upstream__"] = ["upstream\ngrid"] if shown != "none" else []
+        label_in = {k: [text_size_in(t, font) for t in r] for k, r in room.items()}
+        area_in2 = sum(w * h for sizes in label_in.values() for w, h in sizes[:1])
         if labels == "auto" and area_in2 > LABEL_AREA_SHARE * axes_in[0] * axes_in[1]:
             continue
         every = annotate and shown == "full"
-        # where only some numbers are written, they go on top of the crowd, on white
-        size["numbers"] = {} if every else dict(zorder=7.5, bbox=_WHITE)
         busy = annotate & (every | notable["branch"])
         written = annotate & (every | notable["bus"])
-        # the loadings written on branches: boxes the labels had better keep clear of
-        mids = 0.5 * (pos[branches[busy, 0]] + pos[branches[busy, 1]])
-        mids += _beside(pos, branches)[busy] / 72 * upi
-        half = 0.5 * upi * np.array(text_size_in("100%", SMALL_FONT_PT))
-        below = 1.2 * size["bus_radius"] if written.any() else 0.0
-        sizes = {k: (upi * w, upi * h) for k, (w, h) in label_in.items()}
-        avoid = np.hstack([mids - half, mids + half])
-        radius, bus_radius = size["radius"], size["bus_radius"]
-        angles, boxes = place_nodes(pos, branches, groups, sizes, radius, bus_radius, below, avoid)
-        if shown == "none" or labels != "auto" or not label_clashes(boxes, pos, bus_radius):
+        margin = 1.1 if shown == "none" else 1.3
+        for _ in range(3):  # until the drawing's scale is the one the labels were sized for
+            size = mark_sizes(pos, axes_in, margin=margin)
+            upi, radius, bus_radius = size["units_per_inch"], size["radius"], size["bus_radius"]
+            # the loadings written on branches: boxes the labels had better keep clear of
+            mids = 0.5 * (pos[branches[busy, 0]] + pos[branches[busy, 1]])
+            mids += loading_offsets_pt(pos, branches)[busy] / 72 * upi
+            half = 0.5 * upi * np.array(text_size_in("100%", SMALL_FONT_PT))
+            below = 1.2 * bus_radius if written.any() else 0.0
+            sizes = {k: [(upi * w, upi * h) for w, h in s] for k, s in label_in.items()}
+            avoid = np.hstack([mids - half, mids + half])
+            places = place_nodes(pos, branches, groups, sizes, radius, bus_radius, below, avoid,
+                                 named)  # fmt: skip
+            covered = np.vstack([pos, *(p["box"].reshape(2, 2) for p in places.values())])
+            need = (np.ptp(covered, axis=0) + 0.08 * size["span"]) / np.array(axes_in)
+            if need.max() <= 1.02 * upi:
+                break
+            margin *= need.max() / upi
+        # where only some numbers are written, they go on top of the crowd, on white
+        size["numbers"] = {} if every else dict(zorder=7.5, bbox=_WHITE)
+        # a level holds when nearly every node has its label there (the rest fall back)
+        kept = sum(places[k]["text"] == 0 for k in full)
+        if labels != "auto" or kept >= KEPT_SHARE[shown] * len(full):
             break
-    return dict(shown=shown, size=size, texts=texts, groups=groups, angles=angles,
-                boxes=boxes, busy=busy, written=written)  # fmt: skip
-
-
-def _beside(pos: np.ndarray, branches: np.ndarray) -> np.ndarray:
-    """Where each branch's loading is written, in points from its middle [n_branch, 2]:
-    above a branch flatter than 45 degrees, right of a steeper one (off its arrow)."""
-    d = np.abs(pos[branches[:, 1]] - pos[branches[:, 0]])
-    return np.where((d[:, 0] >= d[:, 1])[:, None], [0.0, 7.0], [10.0, 0.0])
+    texts = {k: t[places[k]["text"]] if places[k]["text"] >= 0 else "" for k, t in texts.items()}
+    return dict(shown=shown, size=size, texts=texts, groups=groups, places=places,
+                busy=busy, written=written)  # fmt: skip
 
 
 def _draw_branches(
@@ -268,7 +280,7 @@ def _draw_branches(
     """One line per branch (transformers dashed), coloured by loading, the loadings
     ``written`` [n_branch] as numbers; returns the lines."""
     n_line, max_loading, thin = len(grid.net.line), norm.vmax, max(size["shrink"], 0.5)
-    beside = _beside(pos, np.column_stack([grid.branch_from_bus, grid.branch_to_bus]))
+    beside = loading_offsets_pt(pos, np.column_stack([grid.branch_from_bus, grid.branch_to_bus]))
     lines = []
     for i, (a, b) in enumerate(zip(grid.branch_from_bus, grid.branch_to_bus, strict=True)):
         width = thin * (1.2 + 4.0 * min(loading[i] / max_loading, 1.5) if widen else 2.0)
@@ -286,14 +298,9 @@ def _draw_branches(
             ax.annotate("", mid + half * (end - start), mid - half * (end - start), zorder=2,
                         arrowprops=arrow)  # fmt: skip
         if written[i]:
-            ax.annotate(
-                f"{loading[i]:.0f}%",
-                mid,
-                xytext=beside[i],
-                color=OVERLOAD_COLOR if loading[i] > max_loading else "#333333",
-                va="center",
-                **{"zorder": 3, "bbox": _WHITE, **_NUMBER, **size["numbers"]},
-            )
+            ink = OVERLOAD_COLOR if loading[i] > max_loading else "#333333"
+            ax.annotate(f"{loading[i]:.0f}%", mid, xytext=beside[i], color=ink, va="center",
+                        **{"zorder": 3, "bbox": _WHITE, **_NUMBER, **size["numbers"]})  # fmt: skip
     return lines
 
 
@@ -330,12 +337,12 @@ def _draw_nodes(
     """Markers and labels of every node (and the upstream grid) where ``plan`` puts them
     (:func:`_arrange`), labels facing away from the bus. Returns the markers by type
     (the upstream grid's under ``"__upstream__"``) and each marker's position."""
-    size, angles, radius = plan["size"], plan["angles"], plan["size"]["radius"]
+    size, places, radius = plan["size"], plan["places"], plan["size"]["radius"]
     placed: dict[str, tuple[float, float]] = {}
     for bus, members in plan["groups"].items():
         for name in members:
-            x = pos[bus, 0] + radius * math.cos(angles[name])
-            y = pos[bus, 1] + radius * math.sin(angles[name])
+            x = pos[bus, 0] + radius * math.cos(places[name]["angle"])
+            y = pos[bus, 1] + radius * math.sin(places[name]["angle"])
             placed[name] = (x, y)
             ax.plot([pos[bus, 0], x], [pos[bus, 1], y], color="#555555", linewidth=0.8, zorder=2)
     markers: dict[str, Any] = {}
@@ -345,21 +352,15 @@ def _draw_nodes(
         style = node_style(type_name)
         markers[type_name] = ax.scatter(*xy.T, marker=style["marker"], color=style["color"],
             s=size["node_pt"] ** 2, linewidths=0.8, label=style["label"], **edge)  # fmt: skip
-    markers["__upstream__"] = ax.scatter(
-        *placed["__upstream__"],
-        marker="s",
-        s=260 / 150 * size["node_pt"] ** 2,  # 260 points^2 at full size
-        facecolors="white",
-        hatch="xxxx",
-        linewidths=1.0,
-        label="upstream grid (slack)",
-        **edge,
-    )
+    markers["__upstream__"] = ax.scatter(  # 260 points^2 at full size
+        *placed["__upstream__"], marker="s", s=260 / 150 * size["node_pt"] ** 2,
+        facecolors="white", hatch="xxxx", linewidths=1.0, label="upstream grid (slack)", **edge,
+    )  # fmt: skip
     box = dict(boxstyle="round,pad=0.1", fc="white", ec="none", alpha=0.75)
     for name, text in plan["texts"].items():
         if text:
-            dx, dy = math.cos(angles[name]), math.sin(angles[name])
-            x, y = np.array(placed[name]) + 0.45 * radius * np.array([dx, dy])
+            dx, dy = math.cos(places[name]["side"]), math.sin(places[name]["side"])
+            x, y = places[name]["at"]
             ha = "left" if dx > 0.35 else "right" if dx < -0.35 else "center"
             va = "bottom" if dy > 0.35 else "top" if dy < -0.35 else "center"
             ax.text(x, y, text, ha=ha, va=va, fontsize=size["font_pt"], linespacing=1.15,

@@ -15,8 +15,9 @@ Bus positions (:func:`bus_positions`) follow one rule:
   then spread out by :func:`spread_buses`. The same net always gets the same positions.
 - ``"geo"``: the net's own coordinates as they are; or a dict bus -> (x, y) of your own.
 
-:func:`place_nodes` puts every node (agent) around its bus where its marker and label
-overlap the least with the drawing; :func:`node_text` is the label it makes room for.
+:func:`mark_sizes` sizes the diagram's marks to the bus spacing; :func:`node_text` is a
+node's label and :func:`widest_text` the room kept for it (placed by
+:mod:`~gridppo.viz.label_placement`).
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ from typing import TYPE_CHECKING, Any
 
 import networkx as nx
 import numpy as np
+from matplotlib.font_manager import FontProperties
+from matplotlib.textpath import TextToPath
 
 from gridppo.viz.style import SMALL_FONT_PT
 
@@ -69,6 +72,8 @@ _IEEE14_BRANCHES = {
 # what a readable layout keeps, and what spread_buses aims at.
 MIN_BUS_DISTANCE, MIN_BRANCH_CLEARANCE = 0.5, 0.25
 SPREAD_BUS_DISTANCE, SPREAD_BRANCH_CLEARANCE = 0.8, 0.3
+# Measures texts without drawing them (the sizes labels are placed by).
+_TEXT_PATH = TextToPath()
 # Height over width the automatic layout stretches to at least, as the diagram's panel.
 ASPECT = 0.8
 
@@ -245,127 +250,22 @@ def mark_sizes(
     )  # fmt: skip
 
 
-def label_rect(marker: np.ndarray, angle: Any, width: float, height: float, gap: float) -> Any:
-    """The box (x0, y0, x1, y1) a node's label covers when drawn by the diagram.
-
-    The label starts ``gap`` beyond the marker, away from the bus, and is ``width`` by
-    ``height`` (data units); its alignment follows the direction, as the diagram does.
-    Takes one marker [2] and angle, or several [C, 2] and [C] (then returns [C, 4]).
-    """
-    dx, dy = np.cos(angle), np.sin(angle)
-    x, y = marker[..., 0] + gap * dx, marker[..., 1] + gap * dy
-    left = np.where(dx > 0.35, x, np.where(dx < -0.35, x - width, x - width / 2))
-    bottom = np.where(dy > 0.35, y, np.where(dy < -0.35, y - height, y - height / 2))
-    return np.stack([left, bottom, left + width, bottom + height], axis=-1)
-
-
-def _angle_gap(a: Any, b: Any) -> Any:
-    """The angle between two directions, in [0, pi]."""
-    return np.abs((np.asarray(a) - b + math.pi) % (2 * math.pi) - math.pi)
-
-
-def _overlap(rects: np.ndarray, others: np.ndarray) -> np.ndarray:
-    """The area each of ``rects`` [C, 4] shares with all ``others`` [R, 4] together
-    (boxes x0, y0, x1, y1); [C]."""
-    w = np.minimum(rects[:, None, 2], others[:, 2]) - np.maximum(rects[:, None, 0], others[:, 0])
-    h = np.minimum(rects[:, None, 3], others[:, 3]) - np.maximum(rects[:, None, 1], others[:, 1])
-    return (np.clip(w, 0, None) * np.clip(h, 0, None)).sum(axis=1)
-
-
-def place_nodes(
-    pos: np.ndarray,
-    branches: np.ndarray,
-    groups: dict[int, list[str]],
-    label_sizes: dict[str, tuple[float, float]],
-    radius: float,
-    bus_radius: float,
-    below: float = 0.0,
-    avoid: np.ndarray | None = None,
-) -> tuple[dict[str, float], list[np.ndarray]]:
-    """A direction (radians) from its bus for every node, where it has the most room.
-
-    Each candidate direction (every 10 degrees) puts the marker ``radius`` from the bus
-    and its label beyond it. The pick overlaps the buses, branches and other nodes the
-    least, and among near-equals points away from the middle. Crowded buses go first,
-    each node against those placed before it; then each node again against all others,
-    until none moves (at most twice more). Returns the directions and the label boxes.
-    ``below`` keeps room under each bus (for its voltage), ``avoid`` [K, 4] are boxes
-    (x0, y0, x1, y1) labels had better not cover (the branch loadings, when written).
-    """
-    centre = 0.5 * (pos.min(axis=0) + pos.max(axis=0))
-    # Branches as dense points: a label's share of a branch is the points it covers.
-    t = np.linspace(0.0, 1.0, 60)[:, None, None]
-    along = (pos[branches[:, 0]][None] * (1 - t) + pos[branches[:, 1]][None] * t).reshape(-1, 2)
-    step = np.linalg.norm(pos[branches[:, 1]] - pos[branches[:, 0]], axis=1).mean() / 60
-    # what no label may cover: the buses (and their voltages), then the node markers
-    buses = [np.array([*(p - bus_radius - [0, below]), *(p + bus_radius)]) for p in pos]
-    avoid = np.zeros((0, 4)) if avoid is None else np.asarray(avoid, dtype=float)
-    angle = np.deg2rad(np.arange(0.0, 360.0, 10.0))  # the candidates
-    way = np.stack([np.cos(angle), np.sin(angle)], axis=1)
-    half = 0.6 * bus_radius  # half size of a node marker
-    order = [(b, name) for b in sorted(groups, key=lambda b: -len(groups[b])) for name in groups[b]]
-    angles: dict[str, float] = {}
-    dots, boxes = {}, {}  # each node's marker and label box
-    for _ in range(3):
-        moved = False
-        for bus, name in order:
-            away = pos[bus] - centre
-            # only the branch points a label of this bus could reach count
-            reach = 1.6 * radius + bus_radius + max(sum(label_sizes[n]) for n in groups[bus])
-            local = along[np.abs(along - pos[bus]).max(axis=1) < reach]
-            others = [k for k in dots if k != name]
-            solid = np.array(buses + [dots[k] for k in others])
-            # a label nearer another node's marker than its own reads as that node's
-            pad = 0.45 * radius * (np.arange(len(solid)) >= len(buses))[:, None]
-            apart = solid + np.r_[-1, -1, 1, 1] * pad
-            labels = np.array([boxes[k] for k in others]).reshape(-1, 4)
-            width, height = label_sizes[name]
-            marker = pos[bus] + radius * way
-            box = label_rect(marker, angle, width, height, 0.45 * radius)
-            dot = np.hstack([marker - half, marker + half])
-            x, y = local[:, 0], local[:, 1]
-            inside = (x > box[:, :1]) & (x < box[:, 2:3]) & (y > box[:, 1:2]) & (y < box[:, 3:])
-            near_line = np.linalg.norm(local - marker[:, None], axis=2).min(axis=1, initial=np.inf)
-            cost = (
-                6.0 * _overlap(box, labels)
-                + 5.0 * _overlap(box, apart)
-                + 15.0 * _overlap(box, solid[: len(pos)])  # a label on a bus hides its number
-                + 5.0 * _overlap(dot, solid)
-                + 5.0 * _overlap(dot, labels)
-                + 1.0 * _overlap(box, avoid)
-                + 0.5 * height * step * inside.sum(axis=1)
-                + 4.0 * np.clip(0.6 * radius - near_line, 0.0, None) * radius
-                + 0.01 * radius**2 * _angle_gap(angle, math.atan2(away[1], away[0]))
-            )
-            # nodes of one bus stay at least 60 degrees apart
-            for other in (angles[k] for k in groups[bus] if k in others):
-                cost += 100.0 * radius**2 * (_angle_gap(angle, other) < math.radians(60))
-            best = int(np.argmin(cost))
-            moved |= angles.get(name) != float(angle[best])
-            angles[name], boxes[name], dots[name] = float(angle[best]), box[best], dot[best]
-        if not moved:
-            break
-    return angles, [boxes[name] for _, name in order]
-
-
-def label_clashes(boxes: list[np.ndarray], pos: np.ndarray, bus_radius: float) -> int:
-    """What makes labels hard to read: the pairs of label boxes (x0, y0, x1, y1) sharing
-    more than 5 % of the smaller one, plus the label boxes that reach into a bus circle."""
-    b = np.array([x for x in boxes if x[2] > x[0] and x[3] > x[1]]).reshape(-1, 4)
-    w = np.minimum(b[:, None, 2], b[:, 2]) - np.maximum(b[:, None, 0], b[:, 0])
-    h = np.minimum(b[:, None, 3], b[:, 3]) - np.maximum(b[:, None, 1], b[:, 1])
-    area = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
-    shared = np.clip(w, 0, None) * np.clip(h, 0, None) > 0.05 * np.minimum(area[:, None], area)
-    x, y, r = pos[:, 0, None], pos[:, 1, None], 0.7 * bus_radius
-    covered = (x + r > b[:, 0]) & (x - r < b[:, 2]) & (y + r > b[:, 1]) & (y - r < b[:, 3])
-    return int(np.triu(shared, 1).sum() + covered.sum())
+def loading_offsets_pt(pos: np.ndarray, branches: np.ndarray) -> np.ndarray:
+    """Where the diagram writes each branch's loading, in points from its middle
+    [n_branch, 2]: above a branch flatter than 45 degrees, right of a steeper one (off its
+    arrow)."""
+    d = np.abs(pos[branches[:, 1]] - pos[branches[:, 0]])
+    return np.where((d[:, 0] >= d[:, 1])[:, None], [0.0, 7.0], [10.0, 0.0])
 
 
 def text_size_in(text: str, font_pt: float) -> tuple[float, float]:
-    """Width and height (inches) of a text in DejaVu Sans at ``font_pt``, a little more
-    than most take (0.6 em a character, 1.25 em a line)."""
+    """Width and height (inches) of a text in the diagram's font at ``font_pt`` as drawn
+    on its white box: the widest line measured, 0.2 em of padding, 1.25 em a line."""
     lines = text.split("\n") if text else []
-    return 0.6 * font_pt / 72 * max(map(len, lines), default=0), 1.25 * font_pt / 72 * len(lines)
+    font = FontProperties(size=font_pt)
+    measure = _TEXT_PATH.get_text_width_height_descent
+    width_pt = max((measure(line, font, ismath=False)[0] for line in lines), default=-0.2 * font_pt)
+    return (width_pt + 0.2 * font_pt) / 72, 1.25 * font_pt / 72 * len(lines)
 
 
 def _as_row(value: Any) -> np.ndarray:
