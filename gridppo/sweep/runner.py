@@ -120,8 +120,9 @@ def run_sweep(
         t for t in plan.trials if read_trial_results(sweep_dir / TRIALS_DIR / t.name) is None
     ]
     say = print if verbose else (lambda *a, **k: None)
+    shown = os.path.relpath(sweep_dir) if sweep_dir.is_relative_to(Path.cwd()) else sweep_dir
     say(
-        f"Sweep {sweep_dir}: {len(plan.trials)} trials, "
+        f"Sweep {shown}: {len(plan.trials)} trials, "
         f"{len(plan.trials) - len(pending)} finished before, {len(pending)} to run",
         flush=True,
     )
@@ -167,6 +168,14 @@ TUNE_SETTINGS = {
 }
 
 
+_TOKEN_NOTICE_LOGGER = "ray._private.authentication.authentication_token_setup"
+
+
+def _drop_token_notice(record: logging.LogRecord) -> bool:
+    """Logging filter: False for Ray's notice that token authentication is on."""
+    return not record.getMessage().startswith("Token authentication is enabled for this")
+
+
 @contextlib.contextmanager
 def _ray_session(address: str | None) -> Iterator[None]:
     """Ray for the sweep: the running instance if there is one (a notebook's, a test's),
@@ -190,6 +199,9 @@ def _ray_session(address: str | None) -> Iterator[None]:
         if address:
             ray.init(address=address, **quiet)
         else:
+            # The local instance keeps Ray's token authentication; only its notice that
+            # it is on (and how to opt out) is dropped, since it lives for this sweep.
+            logging.getLogger(_TOKEN_NOTICE_LOGGER).addFilter(_drop_token_notice)
             ray.init(num_cpus=os.cpu_count(), include_dashboard=False, **quiet)
     try:
         yield
