@@ -13,12 +13,13 @@ case118 with automatic nodes (27, 52 and 162 agents):
   times agents. Cost per agent-step no worse than linear in the number of agents means
   this figure does not grow with the agent count.
 
-Every figure is the median of a few repetitions. The last line printed is one JSON
-object holding every figure and the targets.
+Environment figures are the median of a few repetitions; training figures are one
+timing over four updates. The last line printed is one JSON object holding every
+figure and the targets.
 
 Run it with::
 
-    .venv/bin/python benchmarks/scaling.py            # about five minutes on 2 cores
+    .venv/bin/python benchmarks/scaling.py            # about a minute on 2 cores
     .venv/bin/python benchmarks/scaling.py --quick    # fewer repetitions
 """
 

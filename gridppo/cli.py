@@ -31,7 +31,7 @@ from gridppo.evaluation.protocol import DEFAULT_BASELINES, evaluate_on_test_days
 from gridppo.evaluation.simulate import kpi_table
 from gridppo.grid.network import PowerGrid
 from gridppo.sweep.runner import TUNE_DIR, RayMissingError, run_sweep
-from gridppo.sweep.trial import TEST_KPIS
+from gridppo.sweep.summary import SUMMARY_KPIS
 from gridppo.training.checkpoints import CheckpointError
 from gridppo.training.trained_policy import TrainedPolicy
 from gridppo.training.trainer import Trainer, TrainingDivergedError
@@ -323,7 +323,7 @@ def build_parser() -> argparse.ArgumentParser:
     sw.add_argument("--cpus-per-trial", type=int, default=1, help="CPUs (torch threads) a trial")
     sw.add_argument("--name", default=None, help="the sweep's folder (default: the swept keys)")
     sw.add_argument("--dir", default="sweeps", help="where sweeps go; shared storage on a cluster")
-    sw.add_argument("--kpi", choices=TEST_KPIS, default="gap_to_optimum_percent", help="to plot")
+    sw.add_argument("--kpi", choices=SUMMARY_KPIS, default="gap_to_optimum_percent", help="to plot")
     sw.set_defaults(func=_sweep)
     return parser
 

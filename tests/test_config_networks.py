@@ -161,3 +161,34 @@ def test_an_edited_file_is_read_again(tmp_path: Path) -> None:
     pp.to_json(net, str(path))
     os.utime(path, (path.stat().st_atime + 5, path.stat().st_mtime + 5))
     assert np.isclose(load_network(str(path)).load.p_mw.sum(), 5.5)
+
+
+def test_a_bus_cut_off_from_the_supply_is_refused(tmp_path: Path) -> None:
+    net = pn.case30()
+    line = net.line.index[(net.line.from_bus == 24) & (net.line.to_bus == 25)]
+    net.line.loc[line, "in_service"] = False  # bus 25 hangs on this line alone
+    path = tmp_path / "cut.json"
+    pp.to_json(net, str(path))
+    with pytest.raises(ConfigError, match=r"connects to the external grid \(25\)"):
+        load_network(str(path))
+
+
+def test_a_slack_pinned_at_one_pu_does_not_collapse_the_band(tmp_path: Path) -> None:
+    # MATPOWER's case33bw pins its slack bus at Vmin = Vmax = 1; its other buses say
+    # 0.9-1.1, and that is the band.
+    path = tmp_path / "case33bw.json"
+    pp.to_json(pn.case33bw(), str(path))
+    settings = network_voltage_settings(str(path))
+    assert (settings["min_vm_pu"], settings["max_vm_pu"]) == (0.9, 1.1)
+    assert load_config(None, [f"grid.network={path}"])["grid"]["min_vm_pu"] == 0.9
+
+
+def test_costs_of_dropped_generators_stay_behind(tmp_path: Path) -> None:
+    net = pn.case30()
+    net.gen.loc[0, "in_service"] = False  # its cost row must not land on the next gen
+    path = tmp_path / "gen0_out.json"
+    pp.to_json(net, str(path))
+    prepared = load_network(str(path))
+    rows = prepared.poly_cost[prepared.poly_cost.et == "gen"]
+    assert len(rows) == len(prepared.gen) == 4
+    assert not rows.element.duplicated().any()

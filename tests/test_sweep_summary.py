@@ -43,6 +43,8 @@ def write_trial(sweep_dir: Path, setting: dict[str, Any], gap: float, cost: floa
         "setting": setting,
         "kpis": kpis,
         "test_kpis": {**kpis, "losses_mwh": 7.0},
+        # Each seed's own test days have their own optimum.
+        "optimum_kpis": {"system_cost_eur": 100_000.0 + 1_000.0 * setting.get("seed", 0)},
     }
     (folder / RESULTS_FILE).write_text(json.dumps(results))
 
@@ -128,3 +130,13 @@ def test_a_folder_without_a_sweep_is_refused(tmp_path: Path) -> None:
         summarize(tmp_path / "nothing")
     (tmp_path / TRIALS_DIR).mkdir()
     assert summarize(tmp_path).table() == f"No finished trials in {tmp_path}."
+
+
+def test_excess_over_optimum_is_taken_against_each_seeds_own_optimum(sweep_dir: Path) -> None:
+    summary = summarize(sweep_dir)
+    row = next(r for r in summary.rows if r.setting == {"ppo.lr": 0.001})
+    costs = [100_000 * (1 + g / 100) for g in (4.0, 5.0, 6.5)]
+    expected = [c - (100_000 + 1_000 * seed) for seed, c in enumerate(costs)]
+    np.testing.assert_allclose(row.values["excess_over_optimum_eur"], expected)
+    assert "above optimum (EUR/day)" in summary.table()
+    assert "each seed is tested on its own days" in summary.table()

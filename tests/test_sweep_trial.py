@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pandapower as pp
+import pandapower.networks as pn
 import pytest
 from helpers import TINY
 
@@ -163,3 +165,10 @@ def test_a_trial_trains_tests_best_pt_and_then_stays_finished(tmp_path: Path) ->
     again = run_trial({"name": trial.name, "setting": trial.setting, "config": {}}, tmp_path)
     assert again == results
     assert {p.name: p.stat().st_mtime_ns for p in folder.iterdir()} == before
+
+
+def test_a_relative_network_file_is_made_absolute(tmp_path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    pp.to_json(pn.create_cigre_network_mv(with_der=False), "mv.json")
+    plan = plan_sweep({"seed": [0]}, ["grid.network=mv.json"])
+    assert plan.trials[0].config["grid"]["network"] == str(tmp_path / "mv.json")

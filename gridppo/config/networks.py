@@ -12,9 +12,12 @@ Every net goes through :func:`load_network`, which makes it fit gridppo's model:
   closed one is the same as no switch. Then the switch table is emptied, because the
   batched solver models branches, not breakers. Bus-bus switches would merge buses and
   are refused (``pandapower.toolbox.fuse_buses`` merges them before saving the file).
-- **Out-of-service elements** are dropped, and every table is renumbered 0, 1, 2, ...
+- **Out-of-service elements** are dropped (with their costs), and every table is
+  renumbered 0, 1, 2, ...
   (pandapower's ``create_continuous_elements_index``), so that bus ``i`` is row ``i`` of
   every result array and a node's ``bus`` is that index.
+- **Buses cut off** from the external grid (an open switch can leave some) are refused
+  in one line: no power flow could supply them.
 - **Unsupported elements** (three-winding transformers, DC lines, impedances, wards,
   motors, asymmetric elements) and more than one external grid are refused with one
   line: gridppo's branches are lines and two-winding transformers, and one external grid
@@ -28,9 +31,11 @@ Every net goes through :func:`load_network`, which makes it fit gridppo's model:
 
 **Voltage band and slack setpoint.** ``grid.min_vm_pu``, ``grid.max_vm_pu`` and
 ``grid.ext_grid_vm_pu`` left at null take the network's own values
-(:func:`network_voltage_settings`): the tightest bus limits the net gives
-(``net.bus.min_vm_pu`` / ``max_vm_pu``: 0.95-1.05 for case30, 0.94-1.06 for case57
-and case118) and its external grid's setpoint. Two shipped nets differ on purpose:
+(:func:`network_voltage_settings`): the tightest bus limits the net gives its buses
+but the slack's, which MATPOWER often pins at 1.0 (``net.bus.min_vm_pu`` /
+``max_vm_pu``: 0.95-1.05 for case30, 0.94-1.06 for case57 and case118), and its
+external grid's setpoint; a value outside the schema's range, or no band at all, gives
+way to the usual 0.95-1.05 p.u. Two shipped nets differ on purpose:
 ``case14`` keeps gridppo's 0.95-1.05 p.u. band at a 1.03 p.u. slack (its published
 generators hold up to 1.09 p.u., outside any band), and ``cigre_mv``, which carries no
 limits, gets the +-10 % of nominal voltage that EN 50160 allows on medium-voltage
@@ -53,6 +58,7 @@ from pathlib import Path
 import pandapower as pp
 import pandapower.networks as pn
 import pandapower.toolbox as tb
+import pandapower.topology as top
 
 from gridppo.config.fields import ConfigError
 
@@ -127,9 +133,11 @@ def check_network(name: str) -> None:
 def load_network(name: str) -> pp.pandapowerNet:
     """The prepared net called ``name`` (a shipped name or a JSON path), a fresh copy."""
     check_network(name)
-    key = str(Path(name).resolve()) if name not in NETWORKS else name
-    mtime = Path(key).stat().st_mtime if name not in NETWORKS else 0.0
-    return copy.deepcopy(_prepared(key, mtime))
+    if name in NETWORKS:
+        return copy.deepcopy(_prepared(name, (0, 0)))
+    path = Path(name).resolve()
+    stat = path.stat()
+    return copy.deepcopy(_prepared(str(path), (stat.st_mtime_ns, stat.st_size)))
 
 
 def network_bus_count(name: str) -> int:
@@ -141,21 +149,29 @@ def network_voltage_settings(name: str) -> dict[str, float]:
     """The voltage band and slack setpoint (``min_vm_pu``, ``max_vm_pu``,
     ``ext_grid_vm_pu``) the network ``name`` brings (see the module docstring)."""
     net = load_network(name)
-    bus = net.bus
+    # The slack bus is left out: MATPOWER cases often pin it at Vmin = Vmax = 1.
+    bus = net.bus.drop(index=net.ext_grid.bus.values)
     own = {
         "min_vm_pu": float(bus.min_vm_pu.max()) if "min_vm_pu" in bus else math.nan,
         "max_vm_pu": float(bus.max_vm_pu.min()) if "max_vm_pu" in bus else math.nan,
         "ext_grid_vm_pu": float(net.ext_grid.vm_pu.iloc[0]),
     }
     fallback = {"min_vm_pu": 0.95, "max_vm_pu": 1.05, "ext_grid_vm_pu": 1.0}
-    out = {k: v if math.isfinite(v) else fallback[k] for k, v in own.items()}
+    usable = {"min_vm_pu": (0.8, 1.0), "max_vm_pu": (1.0, 1.2), "ext_grid_vm_pu": (0.9, 1.1)}
+    out = {
+        k: v if math.isfinite(v) and usable[k][0] <= v <= usable[k][1] else fallback[k]
+        for k, v in own.items()
+    }
+    if out["min_vm_pu"] >= out["max_vm_pu"]:  # no band to speak of: the usual one
+        out["min_vm_pu"], out["max_vm_pu"] = fallback["min_vm_pu"], fallback["max_vm_pu"]
     out.update(_VOLTAGE_SETTINGS.get(name, {}))
     return out
 
 
 @functools.lru_cache(maxsize=8)
-def _prepared(key: str, mtime: float) -> pp.pandapowerNet:
-    """Build (or read) and prepare a net once; ``mtime`` makes an edited file reload."""
+def _prepared(key: str, version: tuple[int, int]) -> pp.pandapowerNet:
+    """Build (or read) and prepare a net once; ``version`` (a file's modification time
+    and size) makes an edited file reload."""
     if key in NETWORKS:
         net = NETWORKS[key]()
     else:
@@ -193,12 +209,24 @@ def _prepare(net: pp.pandapowerNet, name: str) -> None:
         opened = switch.element[(switch.et == et) & ~switch.closed.astype(bool)]
         net[table].loc[opened.unique(), "in_service"] = False
     net.switch.drop(net.switch.index, inplace=True)
+    # Costs of elements about to be dropped would land on others once renumbered.
+    for et in ("gen", "sgen", "ext_grid", "load", "storage"):
+        if "poly_cost" in net and et in net:
+            gone = net[et].index[~net[et].in_service.astype(bool)]
+            stale = (net.poly_cost.et == et) & net.poly_cost.element.isin(gone)
+            net.poly_cost.drop(net.poly_cost.index[stale], inplace=True)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         tb.drop_out_of_service_elements(net)
         tb.create_continuous_elements_index(net)
     if not len(net.load):
         raise ConfigError(f"grid.network: {name} has no loads")
+    cut_off = sorted(int(b) for b in top.unsupplied_buses(net))
+    if cut_off:
+        raise ConfigError(
+            f"grid.network: {name} has buses no branch connects to the external grid "
+            f"({', '.join(map(str, cut_off[:10]))}); remove them or close a switch"
+        )
     _charging_to_shunts(net)
 
 

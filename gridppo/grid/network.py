@@ -13,8 +13,9 @@ Two things differ from the net as shipped, both on purpose:
 - **Branch ratings.** The net's own where it has them, derived from planning cases
   where it has none (case14 has none): see :mod:`gridppo.grid.ratings`.
 
-Generators and PV (``sgen``) of the net that no node owns keep their case output, and
-loads no node owns follow the day's load profile at their case value.
+Generators and PV (``sgen``) of the net that no node owns keep their case output,
+storage units no node owns stay idle, and loads no node owns follow the day's load
+profile at their case value.
 """
 
 from __future__ import annotations
@@ -307,6 +308,7 @@ class PowerGrid:
         if solves(copy.deepcopy(self.net), self.config["grid"]["max_iterations"]):
             return
         gen = self.net.gen
-        for index in case_gen_p_mw.index:
-            low, high = gen.at[index, "min_p_mw"], gen.at[index, "max_p_mw"]
-            gen.at[index, "p_mw"] = float(np.clip(case_gen_p_mw[index], low, high))
+        for index in self.claimed_gens:
+            if index in case_gen_p_mw.index:  # a node's own new generator has no case value
+                low, high = gen.at[index, "min_p_mw"], gen.at[index, "max_p_mw"]
+                gen.at[index, "p_mw"] = float(np.clip(case_gen_p_mw[index], low, high))

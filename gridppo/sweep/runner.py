@@ -29,9 +29,8 @@ from typing import Any
 
 import matplotlib.pyplot as plt
 
-from gridppo.sweep.summary import SweepSummary, summarize
+from gridppo.sweep.summary import SUMMARY_KPIS, SweepSummary, summarize
 from gridppo.sweep.trial import (
-    TEST_KPIS,
     TRIALS_DIR,
     Trial,
     check_sweep_dir,
@@ -110,8 +109,8 @@ def run_sweep(
     """
     if cpus_per_trial < 1:
         raise ValueError(f"--cpus-per-trial: must be at least 1, got {cpus_per_trial}")
-    if kpi not in TEST_KPIS:
-        raise ValueError(f"--kpi: {kpi!r} is not one of {', '.join(TEST_KPIS)}")
+    if kpi not in SUMMARY_KPIS:
+        raise ValueError(f"--kpi: {kpi!r} is not one of {', '.join(SUMMARY_KPIS)}")
     plan = plan_sweep(values, overrides, config, samples, torch_threads=cpus_per_trial)
     tune = _import_tune()
     sweep_dir = (Path(directory) / (name or "+".join(plan.keys))).expanduser().resolve()

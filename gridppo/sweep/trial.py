@@ -216,13 +216,17 @@ def plan_sweep(
 
 
 def _make_paths_absolute(config: dict[str, Any]) -> None:
-    """Path settings (a profile CSV) relative to where the sweep starts, made absolute:
-    trials run in worker processes, possibly on other machines, elsewhere."""
+    """Path settings (a profile CSV, a network's JSON file) relative to where the sweep
+    starts, made absolute: trials run in worker processes, possibly on other machines,
+    elsewhere."""
     for section, fields in SCHEMA.items():
         target = config if section == "" else config.get(section, {})
         for key, spec in fields.items():
             if spec.kind == "path" and isinstance(target.get(key), str):
                 target[key] = str(Path(target[key]).expanduser().resolve())
+    network = config.get("grid", {}).get("network")
+    if isinstance(network, str) and network.endswith(".json"):
+        config["grid"]["network"] = str(Path(network).expanduser().resolve())
 
 
 def _first_difference(a: Any, b: Any, where: str = "") -> str | None:
