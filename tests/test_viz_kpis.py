@@ -22,7 +22,7 @@ from gridppo.baselines.random import RandomPolicy  # noqa: E402
 from gridppo.env import BatchedGridEnv  # noqa: E402
 from gridppo.evaluation.simulate import run_days  # noqa: E402
 from gridppo.grid.network import PowerGrid  # noqa: E402
-from gridppo.viz.kpis import plot_kpi_comparison  # noqa: E402
+from gridppo.viz.kpis import kpi_axis, plot_kpi_comparison  # noqa: E402
 from gridppo.viz.style import MAX_FIGURE_WIDTH_IN, SMALL_FONT_PT  # noqa: E402
 
 
@@ -100,3 +100,15 @@ def test_many_kpis_wrap_and_fit_a_notebook():
     assert len(rows) == 2  # three panels, then two
     assert colliding_tick_labels(fig) == []
     assert smallest_font_px(fig, 100) >= SMALL_FONT_PT * 100 / 72 - 1e-9
+
+
+def test_kpi_axis_formats_rates_in_percent_and_costs_as_numbers():
+    fig, (rate, cost) = plt.subplots(1, 2)
+    rate.set_ylim(0, 0.2)
+    kpi_axis(rate, "overload_rate")
+    cost.set_ylim(0, 30_000)
+    kpi_axis(cost, "excess_over_optimum_eur", slant=True)
+    fig.canvas.draw()
+    assert rate.yaxis.get_major_formatter()(0.1, 0).endswith("%")
+    assert cost.yaxis.get_major_formatter()(20_000, 0) == "20,000"
+    assert all(label.get_rotation() == 30 for label in cost.get_xticklabels())

@@ -13,7 +13,7 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator
 from gridppo.evaluation.simulate import EvalResult
 from gridppo.viz.style import MAX_FIGURE_WIDTH_IN, SMALL_FONT_PT, color_cycle, percent_axis
 
-__all__ = ["KPI_LABELS", "percent_scale", "plot_kpi_comparison"]
+__all__ = ["KPI_LABELS", "kpi_axis", "percent_scale", "plot_kpi_comparison"]
 
 # Colours of the policies; others cycle through matplotlib's colours.
 _POLICY_COLORS = {
@@ -39,6 +39,22 @@ KPI_LABELS = {
 }
 # At most this many panels side by side; more KPIs wrap onto further rows.
 _PANELS_PER_ROW = 3
+
+
+def kpi_axis(axis: Axes, key: str, slant: bool = False) -> None:
+    """Format ``axis``'s y axis for the KPI ``key`` (percent for rates and percentages,
+    plain numbers with at most five 1-2-5 ticks otherwise); ``slant`` tilts the x tick
+    labels, for more names than fit side by side."""
+    scale = percent_scale(key)
+    if scale is not None:
+        percent_axis(axis.yaxis, xmax=scale)
+    else:
+        axis.yaxis.set_major_locator(MaxNLocator(nbins=5, steps=[1, 2, 5, 10]))
+        axis.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.6g}"))
+    axis.tick_params(labelsize=SMALL_FONT_PT)
+    if slant:
+        for label in axis.get_xticklabels():
+            label.set(rotation=30, ha="right", rotation_mode="anchor")
 
 
 def percent_scale(key: str) -> float | None:
@@ -121,15 +137,6 @@ def plot_kpi_comparison(
         if not any(values):  # all at zero: a scale of 0 to 1 (1 %), not a sliver around 0
             axis.set_ylim(0.0, 0.01 * (percent_scale(key) or 100.0))
         axis.grid(axis="y", alpha=0.3)
-        scale = percent_scale(key)
-        if scale is not None:
-            percent_axis(axis.yaxis, xmax=scale)
-        else:
-            axis.yaxis.set_major_locator(MaxNLocator(nbins=5, steps=[1, 2, 5, 10]))
-            axis.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.6g}"))
-        axis.tick_params(labelsize=SMALL_FONT_PT)
-        if len(policies) > 4:  # more names than fit side by side: slant them
-            for label in axis.get_xticklabels():
-                label.set(rotation=30, ha="right", rotation_mode="anchor")
+        kpi_axis(axis, key, slant=len(policies) > 4)
     fig.gridppo = {"bars": bars, "policies": policies}
     return fig

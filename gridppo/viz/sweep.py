@@ -12,17 +12,15 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
-from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from gridppo.evaluation.simulate import mean_ci
-from gridppo.viz.kpis import KPI_LABELS, percent_scale
+from gridppo.viz.kpis import KPI_LABELS, kpi_axis
 from gridppo.viz.style import (
     LEGEND_ABOVE,
     MAX_FIGURE_WIDTH_IN,
     SMALL_FONT_PT,
     color_cycle,
     new_axes,
-    percent_axis,
 )
 
 __all__ = ["plot_sweep"]
@@ -88,16 +86,7 @@ def plot_sweep(
     ax.set_xlim(-0.5, len(settings) - 0.5)
     ax.set_ylabel(KPI_LABELS.get(kpi, kpi), fontsize=SMALL_FONT_PT + 1)
     ax.grid(axis="y", alpha=0.3)
-    scale = percent_scale(kpi)
-    if scale is not None:
-        percent_axis(ax.yaxis, xmax=scale)
-    else:
-        ax.yaxis.set_major_locator(MaxNLocator(nbins=5, steps=[1, 2, 5, 10]))
-        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.6g}"))
-    ax.tick_params(labelsize=SMALL_FONT_PT)
-    if len(settings) > 6:  # more labels than fit side by side: slant them
-        for label in ax.get_xticklabels():
-            label.set(rotation=30, ha="right", rotation_mode="anchor")
+    kpi_axis(ax, kpi, slant=len(settings) > 6)
     ax.legend(ncol=2, **LEGEND_ABOVE)
     fig.gridppo = {
         "settings": settings,
