@@ -132,23 +132,28 @@ def check_network(name: str) -> None:
 
 def load_network(name: str) -> pp.pandapowerNet:
     """The prepared net called ``name`` (a shipped name or a JSON path), a fresh copy."""
+    return copy.deepcopy(_shared(name))
+
+
+def _shared(name: str) -> pp.pandapowerNet:
+    """The cached prepared net ``name`` itself: only to read, never to change."""
     check_network(name)
     if name in NETWORKS:
-        return copy.deepcopy(_prepared(name, (0, 0)))
+        return _prepared(name, (0, 0))
     path = Path(name).resolve()
     stat = path.stat()
-    return copy.deepcopy(_prepared(str(path), (stat.st_mtime_ns, stat.st_size)))
+    return _prepared(str(path), (stat.st_mtime_ns, stat.st_size))
 
 
 def network_bus_count(name: str) -> int:
     """Number of buses of the prepared net ``name``."""
-    return len(load_network(name).bus)
+    return len(_shared(name).bus)
 
 
 def network_voltage_settings(name: str) -> dict[str, float]:
     """The voltage band and slack setpoint (``min_vm_pu``, ``max_vm_pu``,
     ``ext_grid_vm_pu``) the network ``name`` brings (see the module docstring)."""
-    net = load_network(name)
+    net = _shared(name)  # read only
     # The slack bus is left out: MATPOWER cases often pin it at Vmin = Vmax = 1.
     bus = net.bus.drop(index=net.ext_grid.bus.values)
     own = {
