@@ -208,8 +208,8 @@ class BatchedGridEnv:
         [B, obs_dim]). A day terminates at its last step or when its power flow fails;
         this environment never truncates. ``infos`` holds ``metrics`` (grid metrics,
         each [B]), ``reward_components`` (agent -> component -> [B]), ``penalty_eur``,
-        ``system_cost_eur``, ``upstream_payment_eur`` (what the upstream grid is paid
-        for the import) and, with autoreset, ``final_observation`` (agent ->
+        ``violations`` (each [B]), ``system_cost_eur``, ``upstream_payment_eur`` (paid
+        upstream for the import), with autoreset ``final_observation`` (agent ->
         [B, obs_dim], meaningful where the day ended) and ``day_ended`` ([B] bool).
         """
         actions = self._check_actions(actions)
@@ -223,6 +223,7 @@ class BatchedGridEnv:
             lost_load_mwh[failed] = lost[failed]
         loading = self.grid.loading_percent(pf)  # once: penalty, metrics, observation
         penalty_parts = self.grid.penalty.parts_eur(pf, loading, lost_load_mwh)
+        violations = self.grid.penalty.violations(pf, loading)
         penalty = sum(penalty_parts.values())
         money = settle(
             self.nodes,
@@ -248,6 +249,7 @@ class BatchedGridEnv:
             "metrics": metrics,
             "reward_components": money.components,
             "penalty_eur": penalty_parts,
+            "violations": violations,
             "system_cost_eur": money.system_cost_eur,
             "upstream_payment_eur": money.upstream_payment_eur,
             "day": self.day.copy(),

@@ -158,3 +158,27 @@ def test_training_runs_saves_and_resumes_on_another_network(tmp_path, network):
     obs, _ = env.reset(days=env.grid.profiles.validation_days)
     actions = policy.act(obs, env)
     assert len(actions) == n_agents and all(np.isfinite(a).all() for a in actions.values())
+
+
+def test_a_mappo_run_resumes_exactly_and_its_actors_need_only_their_observation(tmp_path):
+    config = {**TINY, "ppo.critic": "centralised", "train.total_updates": 4}
+    whole = Trainer.from_config(None, config, run_name="whole", root=tmp_path)
+    whole.train(progress_bar=False)
+    half = Trainer.from_config(None, config, run_name="half", root=tmp_path)
+    half.train(total_updates=2, progress_bar=False)
+    resumed = Trainer.resume(half.checkpoint_dir / "last.pt")
+    resumed.train(progress_bar=False)
+    assert torch.equal(resumed.learners.ppo.network.params, whole.learners.ppo.network.params)
+    # The trained policy acts from the checkpoint like any other; its critics read all
+    # 238 observation entries plus their own, its actors their own observation only.
+    policy, cfg = TrainedPolicy.from_checkpoint(whole.checkpoint_dir / "last.pt")
+    assert cfg["ppo"]["critic"] == "centralised"
+    assert policy.learners.ppo.network.critic_dim == 238 + 16
+    env = whole.validation_env
+    obs, _ = env.reset(seed=0)
+    actions = policy.act(obs, env)
+    changed = {a: o + (5.0 if a == "battery_3" else 0.0) for a, o in obs.items()}
+    moved = policy.act(changed, env)
+    for agent in obs:
+        same = np.array_equal(actions[agent], moved[agent])
+        assert same == (agent != "battery_3"), agent

@@ -20,6 +20,10 @@ largest size; the weights of a padded input start at 0 and get no gradient (thei
 is always 0). Padded action dimensions are masked out of log-probabilities and
 entropies, so they get no gradient either.
 
+**A centralised critic** (MAPPO) reads a wider input than the actor: ``critic_dims``
+gives each row's critic input size (default: its observation size). The actor never
+sees that input, so acting stays decentralised; :mod:`gridppo.agents.ppo` builds it.
+
 **Parameter sharing** is a grouping of rows: ``rows[r]`` names the parameter row that
 data row ``r`` uses. With one row per agent (``rows = [0, 1, ..., A-1]``) every agent
 is independent; with ``rows = [0, 0, 1, 1, 1]`` agents 0-1 share row 0 and agents 2-4
@@ -49,9 +53,12 @@ class ActorCritic(nn.Module):
         init_log_std: the initial log standard deviation of every action.
         seeds: one seed per row; row ``k``'s initial weights depend only on ``seeds[k]``.
         rows: which parameter row each data row uses (default: one row each).
+        critic_dims: each row's critic input size (default: ``obs_dims``, a critic that
+            sees what its actor sees); its real inputs come first, padding last.
 
     Inputs are stacked observations [R, N, obs_dim] (R data rows, N samples each,
-    ``obs_dim = max(obs_dims)``); outputs keep the leading R.
+    ``obs_dim = max(obs_dims)``) and, for the critic, [R, N, critic_dim]; outputs keep
+    the leading R.
     """
 
     def __init__(
@@ -62,10 +69,13 @@ class ActorCritic(nn.Module):
         init_log_std: float,
         seeds: Sequence[int],
         rows: Sequence[int] | None = None,
+        critic_dims: Sequence[int] | None = None,
     ):
         super().__init__()
         self.obs_dims, self.act_dims = list(obs_dims), list(act_dims)
         self.obs_dim, self.act_dim = max(self.obs_dims), max(self.act_dims)
+        self.critic_dims = self.obs_dims if critic_dims is None else list(critic_dims)
+        self.critic_dim = max(self.critic_dims)
         self.num_rows = len(self.obs_dims)
         rows = list(range(self.num_rows)) if rows is None else list(rows)
         # Independent agents index no rows at all: indexing would copy every parameter.
@@ -73,8 +83,11 @@ class ActorCritic(nn.Module):
         self.register_buffer("rows", torch.tensor(rows, dtype=torch.long), persistent=False)
         # The layout of one row: (name, shape) in order; critic first, as in CleanRL.
         self.layout: list[tuple[str, tuple[int, ...]]] = []
-        for net, out in (("critic", 1), ("actor", self.act_dim)):
-            sizes = [self.obs_dim, *hidden_sizes, out]
+        for net, width, out in (
+            ("critic", self.critic_dim, 1),
+            ("actor", self.obs_dim, self.act_dim),
+        ):
+            sizes = [width, *hidden_sizes, out]
             for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
                 self.layout += [(f"{net}.{i}.weight", (a, b)), (f"{net}.{i}.bias", (1, b))]
         self.layout.append(("log_std", (1, self.act_dim)))
@@ -97,7 +110,8 @@ class ActorCritic(nn.Module):
         for net, out_std in (("critic", 1.0), ("actor", 0.01)):
             for i in range(self.n_layers):
                 weight = views[f"{net}.{i}.weight"][0]
-                fan_in = self.obs_dims[k] if i == 0 else weight.shape[0]
+                inputs = self.critic_dims[k] if net == "critic" else self.obs_dims[k]
+                fan_in = inputs if i == 0 else weight.shape[0]
                 last = i == self.n_layers - 1
                 fan_out = (1 if net == "critic" else self.act_dims[k]) if last else weight.shape[1]
                 gain = out_std if last else math.sqrt(2.0)
@@ -128,7 +142,8 @@ class ActorCritic(nn.Module):
         return x
 
     def get_value(self, x: torch.Tensor) -> torch.Tensor:
-        """State values [R, N] for observations [R, N, obs_dim]."""
+        """State values [R, N] for critic inputs [R, N, critic_dim] (the observations,
+        unless the critic is centralised)."""
         return self._mlp(self.views(self.row_params()), "critic", x).squeeze(-1)
 
     def get_action_and_value(
@@ -137,11 +152,15 @@ class ActorCritic(nn.Module):
         action: torch.Tensor | None = None,
         generator: torch.Generator | None = None,
         deterministic: bool = False,
+        critic_input: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """Sample (or take the given) actions; return ``(action, log_prob, entropy, value)``.
 
         ``action`` [R, N, act_dim] (padded); ``log_prob``, ``entropy`` and ``value`` are
-        [R, N]. The Gaussian is not squashed: the environment clips actions, and the
+        [R, N]. The value is the critic's on ``critic_input`` [R, N, critic_dim] (default:
+        the observations ``x``); the action depends on ``x`` alone.
+
+        The Gaussian is not squashed: the environment clips actions, and the
         log-probability is that of the unclipped sample, as in CleanRL.
         """
         views = self.views(self.row_params())
@@ -157,5 +176,9 @@ class ActorCritic(nn.Module):
         z = (action - mean) * torch.exp(-log_std)
         log_prob = ((-0.5 * z * z - log_std - LOG_SQRT_2PI) * self.action_mask).sum(-1)
         entropy = ((0.5 + LOG_SQRT_2PI + log_std) * self.action_mask).sum(-1)
-        value = self._mlp(views, "critic", x).squeeze(-1)
-        return action, log_prob, entropy.expand_as(log_prob), value
+        if critic_input is None:
+            if self.critic_dim != self.obs_dim:
+                raise ValueError(f"the critic reads {self.critic_dim} inputs: pass critic_input")
+            critic_input = x
+        value = self._mlp(views, "critic", critic_input)
+        return action, log_prob, entropy.expand_as(log_prob), value.squeeze(-1)

@@ -14,6 +14,10 @@ per agent. The only sums over the agent axis are the loss summed before ``backwa
 and the check whether every agent has stopped; a test perturbs one agent's rewards and
 checks that nothing of any other agent changes.
 
+With ``ppo.critic: centralised`` (MAPPO) each agent's critic sees every agent's
+observation (:mod:`gridppo.agents.centralised`) while its actor still sees only its
+own; nothing else changes.
+
 Parameter sharing groups rows: ``rows[r]`` names the learner (parameter row) data row
 ``r`` uses. Agents that share a learner pool their experience: the learner's loss is
 the mean over its members' samples, and its statistics cover all of them.
@@ -37,6 +41,7 @@ import torch
 
 from gridppo.agents.adam import RowAdam, clip_grad_norm_rows
 from gridppo.agents.buffer import RolloutBuffer
+from gridppo.agents.centralised import centralised_critic_dims, centralised_critic_input
 from gridppo.agents.network import ActorCritic
 from gridppo.agents.normalize import RewardScaler, RunningMeanStd
 
@@ -109,7 +114,8 @@ class PPO:
 
     Arguments:
         obs_dims, act_dims: each agent's observation and action size (R entries).
-        ppo: the ``ppo`` section of a validated config (``lr``, ``gamma``, ...).
+        ppo: the ``ppo`` section of a validated config (``lr``, ``gamma``, ...; ``critic``
+            ``"centralised"`` gives each critic every agent's observation).
         num_steps: rollout length T.
         num_envs: parallel streams N every agent acts on.
         seed: learner ``g`` is initialised from ``seed + g``; ``seed`` also seeds the
@@ -140,6 +146,9 @@ class PPO:
         for r, g in enumerate(self.rows):
             if (self.obs_dims[r], self.act_dims[r]) != (obs_dims[first[g]], act_dims[first[g]]):
                 raise ValueError(f"agents {first[g]} and {r} share a learner but differ in size")
+        self.critic = self.cfg.get("critic", "local")
+        centralised = self.critic == "centralised"
+        critic_dims = centralised_critic_dims(self.obs_dims) if centralised else None
         self.network = ActorCritic(
             [self.obs_dims[k] for k in first],
             [self.act_dims[k] for k in first],
@@ -147,6 +156,7 @@ class PPO:
             self.cfg["init_log_std"],
             seeds=[seed + g for g in range(num_learners)],
             rows=self.rows,
+            critic_dims=None if critic_dims is None else [critic_dims[k] for k in first],
         )
         # eps 1e-5 as in the reference implementations (detail #3).
         self.optimizer = RowAdam(self.network.params, lr=self.cfg["lr"], eps=1e-5)
@@ -180,6 +190,13 @@ class PPO:
             0, self._rows_index, shares
         )
 
+    def critic_input(self, x: torch.Tensor) -> torch.Tensor:
+        """What the critics read for normalised observations x [R, N, obs_dim]: x itself,
+        or with a centralised critic every agent's observation and then the agent's own."""
+        if self.critic == "centralised":
+            return centralised_critic_input(x, self.obs_dims)
+        return x
+
     # -- acting --------------------------------------------------------------
     def normalize(self, obs: np.ndarray, update: bool = False) -> torch.Tensor:
         """Observations [R, N, D] as a float tensor, standardised by each learner's
@@ -201,8 +218,9 @@ class PPO:
         """
         x = self.normalize(obs, update=learn)
         action, logprob, _, value = self.network.get_action_and_value(
-            x, generator=self.generator, deterministic=deterministic
-        )
+            x, generator=self.generator, deterministic=deterministic,
+            critic_input=self.critic_input(x),
+        )  # fmt: skip
         if learn:
             self._pending = _Step(x, action, logprob, value)
         return action.numpy()
@@ -229,7 +247,7 @@ class PPO:
             rewards = self.reward_scaler(rewards, ended)
         final_values = None
         if final_obs is not None and ended.any():
-            v = self.network.get_value(self.normalize(final_obs))
+            v = self.network.get_value(self.critic_input(self.normalize(final_obs)))
             final_values = v * torch.as_tensor(ended, dtype=torch.float32)
         step = self._pending
         self.buffer.add(
@@ -260,7 +278,7 @@ class PPO:
         if cfg["anneal_lr"]:
             self.optimizer.lr = cfg["lr"] * max(1.0 - progress, 0.0)
         with torch.no_grad():
-            last_values = self.network.get_value(self.normalize(last_obs))
+            last_values = self.network.get_value(self.critic_input(self.normalize(last_obs)))
         buffer.compute_advantages(last_values, cfg["gamma"], cfg["gae_lambda"])
         b = buffer.rows()
         batch_size = b["obs"].shape[1]
@@ -275,8 +293,9 @@ class PPO:
             # num_minibatches near-equal parts, so no tiny leftover minibatch decides
             # the target-KL stop when the batch does not divide evenly.
             for idx in torch.tensor_split(order, min(cfg["num_minibatches"], batch_size)):
+                obs = b["obs"][:, idx]
                 _, newlogprob, entropy, newvalue = self.network.get_action_and_value(
-                    b["obs"][:, idx], b["actions"][:, idx]
+                    obs, b["actions"][:, idx], critic_input=self.critic_input(obs)
                 )
                 mb_advantages = b["advantages"][:, idx]
                 if cfg["norm_adv"] and len(idx) > 1:
@@ -338,6 +357,7 @@ class PPO:
             "obs_dims": list(self.obs_dims),
             "act_dims": list(self.act_dims),
             "rows": list(self.rows),
+            "critic": self.critic,
             "params": self.network.params.detach().clone(),
             "optimizer": self.optimizer.state_dict(),
             "obs_stats": self.obs_stats.state_dict(),
@@ -356,6 +376,9 @@ class PPO:
                 "saved agents differ in number, sizes or parameter sharing from these "
                 f"(observation sizes {theirs[0]} against {mine[0]})"
             )
+        critic = state.get("critic", "local")  # checkpoints before MAPPO had local critics
+        if critic != self.critic:
+            raise ValueError(f"saved agents have a {critic} critic, these a {self.critic} one")
         with torch.no_grad():
             self.network.params.copy_(state["params"])
         self.optimizer.load_state_dict(state["optimizer"])

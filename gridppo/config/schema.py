@@ -140,6 +140,51 @@ SCHEMA: dict[str, dict[str, Field]] = {
             "none: one network per node (IPPO); per_type: one network per node type.",
             choices=("none", "per_type"),
         ),
+        "critic": Field(
+            "local",
+            "choice",
+            "local: each critic sees its agent's observation (IPPO); centralised: every "
+            "agent's observation (MAPPO). Actors always see their own.",
+            choices=("local", "centralised"),
+        ),
+        "constraint": Field(
+            "none",
+            "choice",
+            "none: overloads and voltage violations cost the fixed reward-section prices; "
+            "lagrangian: they are constraints priced by learned Lagrange multipliers.",
+            choices=("none", "lagrangian"),
+        ),
+        "overload_limit_percent": Field(
+            0.02,
+            "float",
+            "Lagrangian: allowed mean overload per step (percent above the limit, summed "
+            "over branches).",
+            0.0,
+            1e4,
+        ),
+        "voltage_limit_pu": Field(
+            0.0002,
+            "float",
+            "Lagrangian: allowed mean voltage violation per step (p.u. outside the band, "
+            "summed over buses).",
+            0.0,
+            100.0,
+        ),
+        "lagrange_init": Field(
+            1.0,
+            "float",
+            "Lagrangian: each multiplier's start, as a multiple of the reward section's price.",
+            0.0,
+            1e6,
+        ),
+        "lagrange_lr": Field(
+            1e-3,
+            "float",
+            "Lagrangian: multiplier step per EUR a step's violation above its limit costs "
+            "at the reward section's price.",
+            0.0,
+            1e3,
+        ),
         "hidden_sizes": Field(
             [32, 32], "int_list", "Hidden layer widths of actor and critic.", 1, 4096
         ),

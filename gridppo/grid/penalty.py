@@ -26,10 +26,14 @@ import numpy as np
 
 from gridppo.grid.physics import PowerFlowResult
 
-__all__ = ["GridPenalty", "PENALTY_PARTS"]
+__all__ = ["GridPenalty", "PENALTY_PARTS", "VIOLATIONS"]
 
 # The parts of the penalty, each [B] (EUR), as the environment reports them.
 PENALTY_PARTS = ("voltage_eur", "overload_eur", "failure_eur")
+
+# How far a step breaks the grid's limits, each [B]: the quantities the voltage and
+# overload parts of the penalty price (``ppo.constraint: lagrangian`` constrains them).
+VIOLATIONS = ("overload_percent", "voltage_pu")
 
 
 class GridPenalty:
@@ -50,6 +54,18 @@ class GridPenalty:
         self.failure_eur = reward["nonconvergence_penalty_eur"]
         self.value_of_lost_load_eur_per_mwh = reward["value_of_lost_load_eur_per_mwh"]
 
+    def violations(self, pf: PowerFlowResult, loading_percent: np.ndarray) -> dict[str, np.ndarray]:
+        """How far one step breaks the limits (:data:`VIOLATIONS`), each [B]:
+        ``overload_percent``, the percent of loading above ``grid.max_loading_percent``
+        summed over branches, and ``voltage_pu``, the p.u. outside the voltage band
+        summed over buses; 0 where the power flow failed (its state is unknown).
+        ``loading_percent`` is the branch loading of ``pf`` [B, n_branch]."""
+        below = np.clip(self.min_vm_pu - pf.vm_pu, 0, None)
+        above = np.clip(pf.vm_pu - self.max_vm_pu, 0, None)
+        voltage_pu = (below + above).sum(axis=1) * pf.converged
+        overload = np.clip(loading_percent - self.max_loading_percent, 0, None).sum(axis=1)
+        return {"overload_percent": overload * pf.converged, "voltage_pu": voltage_pu}
+
     def parts_eur(
         self, pf: PowerFlowResult, loading_percent: np.ndarray, lost_load_mwh: np.ndarray
     ) -> dict[str, np.ndarray]:
@@ -59,13 +75,10 @@ class GridPenalty:
         ``lost_load_mwh`` [B] the demand a failure leaves unserved (0 where the power
         flow converged).
         """
-        below = np.clip(self.min_vm_pu - pf.vm_pu, 0, None)
-        above = np.clip(pf.vm_pu - self.max_vm_pu, 0, None)
-        violation_pu = (below + above).sum(axis=1)
-        overload = np.clip(loading_percent - self.max_loading_percent, 0, None).sum(axis=1)
+        violations = self.violations(pf, loading_percent)
         return {
-            "voltage_eur": self.voltage_eur_per_pu * violation_pu,
-            "overload_eur": self.overload_eur_per_percent * overload,
+            "voltage_eur": self.voltage_eur_per_pu * violations["voltage_pu"],
+            "overload_eur": self.overload_eur_per_percent * violations["overload_percent"],
             "failure_eur": (~pf.converged)
             * (self.failure_eur + self.value_of_lost_load_eur_per_mwh * lost_load_mwh),
         }

@@ -5,6 +5,9 @@ the agent's own size d; :class:`~gridppo.agents.ppo.PPO` speaks in arrays with a
 leading agent axis [R, N, max d]. :class:`NodeAgents` translates between the two and
 decides the parameter sharing: with ``ppo.parameter_sharing: none`` every node has its
 own learner (Independent PPO); with ``per_type`` the nodes of one type share one.
+With ``ppo.constraint: lagrangian`` it also reprices the grid's violations in every
+reward with learned multipliers (:mod:`gridppo.training.constraints`); the critic
+(``ppo.critic``) is the PPO's business.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import numpy as np
 
 from gridppo.agents.ppo import DIAGNOSTICS, PPO
 from gridppo.env import BatchedGridEnv
+from gridppo.training.constraints import CONSTRAINT_LOG_KEYS, GridConstraints
 
 __all__ = ["NodeAgents"]
 
@@ -24,7 +28,9 @@ class NodeAgents:
     """Every node's agent, trained by one PPO (see the module docstring).
 
     ``learner_names[g]`` names learner ``g``: the node's name, or the node type's under
-    parameter sharing; ``learner_of[name]`` is the learner a node uses.
+    parameter sharing; ``learner_of[name]`` is the learner a node uses. ``constraints``
+    is the :class:`~gridppo.training.constraints.GridConstraints` of a Lagrangian run
+    (else None) and ``log_keys`` the extra metrics.csv columns it logs.
     """
 
     def __init__(self, env: BatchedGridEnv, config: Mapping[str, Any]):
@@ -48,6 +54,10 @@ class NodeAgents:
             seed=config["seed"] * 1000,
             rows=rows,
         )
+        lagrangian = ppo["constraint"] == "lagrangian"
+        self.constraints = GridConstraints(config) if lagrangian else None
+        self.log_keys: tuple[str, ...] = CONSTRAINT_LOG_KEYS if lagrangian else ()
+        self.constraint_log: dict[str, float] = {}
 
     def stack(self, per_agent: Mapping[str, np.ndarray]) -> np.ndarray:
         """Per-agent arrays [N, d_k] (or [N]) -> one array [R, N, max d] (or [R, N]),
@@ -76,8 +86,14 @@ class NodeAgents:
         terminated: Mapping[str, np.ndarray],
         truncated: Mapping[str, np.ndarray],
         final_obs: Mapping[str, np.ndarray] | None = None,
+        violations: Mapping[str, np.ndarray] | None = None,
     ) -> None:
-        """Hand every agent its step's rewards and episode flags [N]."""
+        """Hand every agent its step's rewards and episode flags [N]; a Lagrangian run
+        needs the step's ``violations`` (the environment's ``info["violations"]``)."""
+        if self.constraints is not None:
+            if violations is None:
+                raise ValueError("a Lagrangian run needs each step's violations")
+            rewards = self.constraints.shape(rewards, violations)
         self.ppo.observe(
             self.stack(rewards),
             self.stack(terminated).astype(bool),
@@ -88,9 +104,12 @@ class NodeAgents:
     def update(
         self, last_obs: Mapping[str, np.ndarray], progress: float
     ) -> dict[str, dict[str, float]]:
-        """One PPO update of every learner; diagnostics per node (nodes sharing a learner
+        """One PPO update of every learner, then of the Lagrange multipliers (their log
+        row goes to ``constraint_log``); diagnostics per node (nodes sharing a learner
         repeat its diagnostics)."""
         diagnostics = self.ppo.update(self.stack(last_obs), progress)
+        if self.constraints is not None:
+            self.constraint_log = self.constraints.update()
         return {
             name: {key: float(diagnostics[key][k]) for key in DIAGNOSTICS}
             for k, name in enumerate(self.names)
@@ -102,15 +121,18 @@ class NodeAgents:
         return [name for name, ok in zip(self.learner_names, finite, strict=True) if not ok]
 
     def state_dict(self) -> dict[str, Any]:
-        """The PPO's state and the node names it was built for."""
-        return {
-            "names": list(self.names),
-            "learners": list(self.learner_names),
-            **self.ppo.state_dict(),
-        }
+        """The PPO's state, the node names it was built for and any multipliers."""
+        state = {"names": list(self.names), "learners": list(self.learner_names)}
+        if self.constraints is not None:
+            state["constraints"] = self.constraints.state_dict()
+        return {**state, **self.ppo.state_dict()}
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         """Restore what :meth:`state_dict` saved; raises ValueError if the nodes differ."""
         if list(state["names"]) != self.names or list(state["learners"]) != self.learner_names:
             raise ValueError("saved agents belong to other nodes or another parameter sharing")
+        if (self.constraints is None) != ("constraints" not in state):
+            raise ValueError("saved agents and these differ in whether they are constrained")
         self.ppo.load_state_dict(state)
+        if self.constraints is not None:
+            self.constraints.load_state_dict(state["constraints"])

@@ -87,7 +87,9 @@ def collect_rollout(
         _check_observations(obs, diverged)
         actions = agents.act(obs)
         obs, rewards, terminated, truncated, info = env.step(actions)
-        agents.observe(rewards, terminated, truncated, info.get("final_observation"))
+        agents.observe(
+            rewards, terminated, truncated, info.get("final_observation"), info["violations"]
+        )
         ended = info["day_ended"]
         for a in env.agents:
             episode_return[a] += rewards[a]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -31,12 +31,14 @@ EVAL_KPIS = (
 )
 
 
-def log_columns(agents: list[str]) -> list[str]:
-    """The columns of ``metrics.csv`` for these agents, named as CleanRL logs them."""
+def log_columns(agents: list[str], extra: Sequence[str] = ()) -> list[str]:
+    """The columns of ``metrics.csv`` for these agents, named as CleanRL logs them, and
+    any ``extra`` ones (a Lagrangian run's multipliers) after the grid's metrics."""
     cols = ["update", "global_step", "time_s", "charts/steps_per_s", "charts/team_return"]
     cols += [f"charts/episodic_return/{a}" for a in agents]
     cols += [f"losses/{k}/{a}" for a in agents for k in DIAGNOSTICS]
     cols += [f"grid/{k}" for k in METRIC_NAMES]
+    cols += list(extra)
     cols += [f"validation/{k}" for k in EVAL_KPIS]
     return cols
 

@@ -6,9 +6,10 @@ One *update* is the story CleanRL tells, for every agent at once:
    (:func:`~gridppo.training.rollout.collect_rollout`).
 2. **Learn.** One :class:`~gridppo.agents.ppo.PPO` update of all agents: each agent
    is one row of the PPO's parameters, statistics and buffer, and no agent sees
-   another's parameters or gradients: that is *Independent* PPO. With
-   ``ppo.parameter_sharing: per_type`` the nodes of one type share one row instead
-   (their experience is pooled), so students can compare the two.
+   another's parameters or gradients: that is *Independent* PPO. The variants to compare
+   it with: ``ppo.parameter_sharing: per_type`` (one row per node type, experience
+   pooled), ``ppo.critic: centralised`` (MAPPO: critics see every observation) and
+   ``ppo.constraint: lagrangian`` (limits priced by learned multipliers).
 3. **Validate** every ``eval_interval`` updates on the validation days (mean actions).
 4. **Save** ``last.pt`` every update, ``best.pt`` when the validation days' system cost
    improves, ``update_N.pt`` every ``checkpoint_interval``. Reported results come from
@@ -158,7 +159,7 @@ class Trainer:
         with must_fit(path):
             trainer.load_state_dict(state)
         remove_stale_temporaries(folder)
-        columns = log_columns(trainer.env.agents)
+        columns = log_columns(trainer.env.agents, trainer.learners.log_keys)
         _, trainer.history = RunLog(trainer.log_dir, columns).read(trainer.update)
         return trainer
 
@@ -225,6 +226,7 @@ class Trainer:
         self._train_time += elapsed
         row = log_row(self.update, self.global_step, self._train_time, rollout, diagnostics)
         row["charts/steps_per_s"] = steps * self.env.batch_size / elapsed
+        row.update(self.learners.constraint_log)  # a Lagrangian run's multipliers
         return row
 
     def train(self, total_updates: int | None = None, progress_bar: bool = True) -> dict[str, Any]:
@@ -235,8 +237,9 @@ class Trainer:
         trained in one; a larger value is refused (those updates would learn at rate 0).
         A :meth:`request_stop` made before this call starts is honoured at once.
 
-        Returns a summary: updates, environment steps, wall time, steps per second, the
-        final and best evaluation KPIs, and where logs and checkpoints were written.
+        Returns a summary: updates, environment steps, wall time, steps per second,
+        training time (rollouts and updates, over all sessions of the run), the final and
+        best evaluation KPIs, and where logs and checkpoints were written.
 
         If an update is interrupted (KeyboardInterrupt) or fails (e.g.
         :class:`TrainingDivergedError`), the trainer first returns to its last completed
@@ -308,6 +311,7 @@ class Trainer:
             "global_step": self.global_step,
             "wall_time_s": wall_time_s,
             "steps_per_s": self.global_step / max(self._train_time, 1e-9),
+            "train_time_s": self._train_time,
             "final_eval": final,
             "best_eval": best,
             "baselines": {k: v.kpis for k, v in self.baselines.items()},
@@ -320,10 +324,9 @@ class Trainer:
         """The checkpoint: config, progress, every agent and the full training state
         (tensors and plain data only, so it loads with ``weights_only=True``).
 
-        ``training`` holds what a resumed run needs to continue exactly: both
-        environments' :meth:`~gridppo.env.BatchedGridEnv.state_dict`, the current
-        observations and episode returns, the evaluation history, the baselines'
-        KPIs, the training time and the torch generator's state.
+        ``training`` holds what a resumed run needs to continue exactly: both environments'
+        states, the current observations and episode returns, the evaluation history,
+        the baselines' KPIs, the training time and the torch generator's state.
         """
         observations = None if self._obs is None else to_tensors(self._obs)
         return {
@@ -347,10 +350,7 @@ class Trainer:
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restore what :meth:`state_dict` saved (a checkpoint of the same config).
-
-        Raises ValueError or KeyError if the state does not fit this trainer.
-        """
+        """Restore :meth:`state_dict`'s state; ValueError or KeyError if it does not fit."""
         training = state["training"]
         self.learners.load_state_dict(state["learners"])
         self.env.load_state_dict(to_numpy(training["env"]))
@@ -393,7 +393,7 @@ class Trainer:
 
     # -- logs ----------------------------------------------------------------
     def _open_logs(self) -> None:
-        self.run_log = RunLog(self.log_dir, log_columns(self.env.agents))
+        self.run_log = RunLog(self.log_dir, log_columns(self.env.agents, self.learners.log_keys))
         tb = self.config["train"]["tensorboard"]
         kept = self.run_log.open(self.config, self.update, self.global_step, tb)
         if len(self.history) != self.update:  # resumed: the history comes from the file
