@@ -18,7 +18,7 @@ from viz_helpers import (  # noqa: E402
     width_px,
 )
 
-from gridppo.viz import plot_sweep  # noqa: E402
+from gridppo.viz import plot_sweep, plot_sweep_panels  # noqa: E402
 from gridppo.viz.style import MAX_FIGURE_WIDTH_IN, SMALL_FONT_PT  # noqa: E402
 
 
@@ -70,3 +70,22 @@ def test_a_setting_without_values_is_refused() -> None:
         plot_sweep({})
     with pytest.raises(ValueError, match="no value for setting 'seedless'"):
         plot_sweep({"seedless": []})
+
+
+def test_panels_draw_one_kpi_each_with_one_legend() -> None:
+    values = {
+        "excess_over_optimum_eur": {"IPPO": [4000.0, 5000.0], "MAPPO": [4500.0, 4700.0]},
+        "overload_rate": {"IPPO": [0.01, 0.0], "MAPPO": [0.0, 0.0]},
+        "train_time_s": {"IPPO": [20.0, 21.0], "MAPPO": [30.0, 29.0]},
+    }
+    fig = plot_sweep_panels(values)
+    panels = fig.gridppo["panels"]
+    assert list(panels) == list(values)
+    assert panels["train_time_s"]["means"] == pytest.approx([20.5, 29.5])
+    visible = [ax for ax in fig.axes if ax.get_visible()]
+    assert len(visible) == 3 and len(fig.axes) == 4  # 2 x 2, the fourth hidden
+    assert [ax.get_legend() is not None for ax in visible] == [True, False, False]
+    assert width_px(fig, 100) <= MAX_FIGURE_WIDTH_IN * 100 + 1
+    assert colliding_tick_labels(fig) == []
+    with pytest.raises(ValueError, match="no KPI"):
+        plot_sweep_panels({})

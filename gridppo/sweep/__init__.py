@@ -9,9 +9,12 @@ sweep (:func:`run_sweep`); :func:`summarize` reads a finished sweep's folder any
   test results (no Ray);
 - :mod:`~gridppo.sweep.runner`: :func:`run_sweep` on Ray Tune, locally or on a cluster;
 - :mod:`~gridppo.sweep.summary`: :func:`summarize`, the table per setting with
-  intervals across seeds, and its plot.
+  intervals across seeds, and its plot;
+- :mod:`~gridppo.sweep.compare`: :func:`run_comparison`, IPPO against per-type
+  sharing, MAPPO and IPPO-Lagrangian, trained and tested alike (no Ray).
 """
 
+from gridppo.sweep.compare import ALGORITHMS, COMPARISON_KPIS, Comparison, run_comparison
 from gridppo.sweep.runner import RAY_MISSING, RayMissingError, SweepResult, run_sweep
 from gridppo.sweep.summary import SettingRow, SweepSummary, summarize
 from gridppo.sweep.trial import (
@@ -26,6 +29,10 @@ from gridppo.sweep.trial import (
 )
 
 __all__ = [
+    "ALGORITHMS",
+    "COMPARISON_KPIS",
+    "Comparison",
+    "run_comparison",
     "RAY_MISSING",
     "RESULTS_FILE",
     "TEST_KPIS",

@@ -176,6 +176,7 @@ def plan_sweep(
     config: str | os.PathLike | Mapping[str, Any] | None = None,
     samples: int | None = None,
     torch_threads: int = 1,
+    settings: Sequence[Mapping[str, Any]] | None = None,
 ) -> SweepPlan:
     """The trials of a sweep, every configuration checked before anything runs.
 
@@ -184,9 +185,18 @@ def plan_sweep(
     the full grid of ``values``; with ``samples=N``, N settings of the keys other than
     ``seed`` are drawn at random (without repeats, from a fixed generator, so the same
     command draws the same settings and a rerun finds its trials), each run with every
-    seed. ``train.torch_threads`` is ``torch_threads`` unless ``overrides`` set it.
-    Raises ConfigError for a bad key or value.
+    seed. With ``settings``, the trials are those settings instead of the grid (each
+    with every seed of ``values``), e.g. the algorithms of
+    :mod:`gridppo.sweep.compare`. ``train.torch_threads`` is ``torch_threads`` unless
+    ``overrides`` set it. Raises ConfigError for a bad key or value.
     """
+    if settings is not None:  # the values record every value the settings take
+        values = dict(parse_values(values))
+        for setting in settings:
+            for key, value in setting.items():
+                values.setdefault(key, [])
+                if value not in values[key]:
+                    values[key].append(value)
     values = parse_values(values)
     overrides = parse_settings(overrides)
     both = sorted(set(values) & set(overrides))
@@ -199,7 +209,10 @@ def plan_sweep(
     base["train"]["log_dir"] = base["train"]["checkpoint_dir"] = TRIALS_DIR
     keys = [k for k in values if k != "seed"]
     combinations = itertools.product(*(values[k] for k in keys))
-    settings = [dict(zip(keys, c, strict=True)) for c in combinations]
+    if settings is None:
+        settings = [dict(zip(keys, c, strict=True)) for c in combinations]
+    else:
+        settings = [dict(s) for s in settings]
     if samples is not None:
         if samples < 1:
             raise ConfigError(f"--samples: must be at least 1, got {samples}")
@@ -293,7 +306,8 @@ def run_trial(trial: Trial | Mapping[str, Any], sweep_dir: str | os.PathLike) ->
 
     The results hold the ``setting``, the test ``kpis`` (:data:`TEST_KPIS`), every other
     test KPI of the trained policy and of the optimum, the number of test days, the
-    updates trained and the update this session started from (0 unless resumed).
+    updates trained, the update this session started from (0 unless resumed) and the
+    training time (``train_time_s``: rollouts and updates, over every session).
     """
     if isinstance(trial, Trial):
         name, setting, config = trial.name, trial.setting, trial.config
@@ -311,7 +325,7 @@ def run_trial(trial: Trial | Mapping[str, Any], sweep_dir: str | os.PathLike) ->
     else:
         trainer = Trainer(copy.deepcopy(dict(config)), run_name=name, root=sweep_dir)
     resumed_from = trainer.update
-    trainer.train(progress_bar=False)
+    summary = trainer.train(progress_bar=False)
     policy, cfg = TrainedPolicy.from_checkpoint(folder / "best.pt")
     tested = evaluate_on_test_days(cfg, [policy], baselines=("optimum",))
     ippo, optimum = tested[policy.name].kpis, tested["optimum"].kpis
@@ -326,6 +340,7 @@ def run_trial(trial: Trial | Mapping[str, Any], sweep_dir: str | os.PathLike) ->
         "updates": trainer.update,
         "resumed_from_update": resumed_from,
         "wall_time_s": time.perf_counter() - start,
+        "train_time_s": float(summary["train_time_s"]),
     }
     _write_json(folder / RESULTS_FILE, results)
     return results

@@ -13,7 +13,8 @@ write ``fig = plot_grid(grid)`` as a cell's last line, or Jupyter shows it twice
   :func:`plot_training_progress`, reading runs through
   :mod:`~gridppo.viz.run_log`;
 - :mod:`~gridppo.viz.kpis`: :func:`plot_kpi_comparison`;
-- :mod:`~gridppo.viz.sweep`: :func:`plot_sweep`, a sweep's KPI per setting;
+- :mod:`~gridppo.viz.sweep`: :func:`plot_sweep`, a sweep's KPI per setting, and
+  :func:`plot_sweep_panels`, several KPIs side by side;
 - :mod:`~gridppo.viz.style` and :mod:`~gridppo.viz.grid_layout`: colours, node-type
   styles, percent axes, bus layouts for any net (textbook, automatic, geo).
 """
@@ -34,7 +35,7 @@ from gridppo.viz.style import (
     percent_axis,
     short_number_axis,
 )
-from gridppo.viz.sweep import plot_sweep
+from gridppo.viz.sweep import plot_sweep, plot_sweep_panels
 from gridppo.viz.training import (
     DIAGNOSTIC_LABELS,
     plot_learning_curve,
@@ -61,6 +62,7 @@ __all__ = [
     "plot_kpi_comparison",
     "plot_learning_curve",
     "plot_sweep",
+    "plot_sweep_panels",
     "plot_ppo_diagnostics",
     "plot_training_curves",
     "plot_training_progress",

@@ -36,6 +36,7 @@ KPI_LABELS = {
     "failed_days": "failed days (blackouts)\nlower is better",
     "gap_to_optimum_percent": "gap to the day's optimum\nlower is better",
     "excess_over_optimum_eur": "system cost above the optimum\n(EUR/day), lower is better",
+    "train_time_s": "training time (s)\nlower is better",
 }
 # At most this many panels side by side; more KPIs wrap onto further rows.
 _PANELS_PER_ROW = 3

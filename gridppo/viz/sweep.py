@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
@@ -23,7 +24,7 @@ from gridppo.viz.style import (
     new_axes,
 )
 
-__all__ = ["plot_sweep"]
+__all__ = ["plot_sweep", "plot_sweep_panels"]
 
 
 def plot_sweep(
@@ -96,4 +97,33 @@ def plot_sweep(
         "errorbar": bars,
         "seeds": dots,
     }
+    return fig
+
+
+def plot_sweep_panels(
+    values: Mapping[str, Mapping[str, Sequence[float]]],
+    confidence: float = 0.95,
+    columns: int = 2,
+) -> Figure:
+    """Several KPIs of one sweep side by side: ``values`` maps a KPI to what
+    :func:`plot_sweep` takes (setting label -> the KPI of each seed); one panel each,
+    ``columns`` to a row, one legend above the first. ``fig.gridppo["panels"]`` maps
+    each KPI to its panel's ``fig.gridppo`` record."""
+    if not values:
+        raise ValueError("values: no KPI to plot")
+    columns = max(1, min(columns, len(values)))
+    rows = -(-len(values) // columns)
+    fig, axes = plt.subplots(
+        rows, columns, figsize=(MAX_FIGURE_WIDTH_IN, 3.4 * rows), squeeze=False,
+        constrained_layout=True,
+    )  # fmt: skip
+    panels = {}
+    for i, (kpi, per_setting) in enumerate(values.items()):
+        ax = axes.flat[i]
+        panels[kpi] = plot_sweep(per_setting, kpi, ax=ax, confidence=confidence).gridppo
+        if i > 0:
+            ax.get_legend().remove()
+    for ax in list(axes.flat)[len(values) :]:
+        ax.set_visible(False)
+    fig.gridppo = {"panels": panels}
     return fig
