@@ -16,10 +16,12 @@ import nbformat
 import pytest
 
 from gridppo.config.node_specs import NODE_TYPES
+from gridppo.course.centralised_critic import check_centralised_critic_input
 from gridppo.course.clipped_loss import check_clipped_loss
 from gridppo.course.common import ExerciseError
 from gridppo.course.ev_charger import check_ev_charger
 from gridppo.course.gae import check_gae
+from gridppo.course.lagrange import check_lagrange_step
 
 ASSIGNMENTS = Path(__file__).resolve().parents[1] / "notebooks" / "assignments"
 MARKER = "# YOUR CODE HERE"
@@ -154,3 +156,17 @@ def test_handed_out_ev_charger_is_told_what_it_lacks(monkeypatch: pytest.MonkeyP
         "unmet_cost_eur_per_mwh",
     ):
         check_ev_charger(namespace["EVCharger"])
+
+
+def test_handed_out_critic_input_and_lagrange_step_are_not_written_yet() -> None:
+    student = ASSIGNMENTS / "04_centralised_critic_and_lagrange.ipynb"
+    (imports, *_) = _code_cells(student)
+    namespace = _run_cells(
+        student, imports.source, "def my_centralised_critic_input(", "def my_lagrange_step("
+    )
+    with pytest.raises(
+        ExerciseError, match="my_centralised_critic_input still raises NotImplementedError"
+    ):
+        check_centralised_critic_input(namespace["my_centralised_critic_input"])
+    with pytest.raises(ExerciseError, match="my_lagrange_step still raises NotImplementedError"):
+        check_lagrange_step(namespace["my_lagrange_step"])
