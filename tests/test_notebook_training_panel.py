@@ -58,6 +58,8 @@ def test_panel_controls_map_to_overrides(tmp_path):
     c["ppo.hidden_sizes"].value = 64
     c["train.total_updates"].value = 12
     c["ppo.parameter_sharing"].value = "per_type"
+    c["ppo.critic"].value = "centralised"
+    c["ppo.constraint"].value = "lagrangian"
     c["reward.grid_penalty_weight"].value = 2.5
     c["seed"].value = 5
     panel.extra.value = "ppo.ent_coef=0.01 ppo.hidden_sizes=[8,8,8]"
@@ -67,6 +69,8 @@ def test_panel_controls_map_to_overrides(tmp_path):
     assert out["ppo.update_epochs"] == 7
     assert out["train.total_updates"] == 12
     assert out["ppo.parameter_sharing"] == "per_type"
+    assert out["ppo.critic"] == "centralised"
+    assert out["ppo.constraint"] == "lagrangian"
     assert out["reward.grid_penalty_weight"] == pytest.approx(2.5)
     assert out["seed"] == 5
     assert out["ppo.ent_coef"] == 0.01

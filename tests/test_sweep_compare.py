@@ -72,7 +72,7 @@ def test_differences_are_paired_by_seed(comparison):
     assert result.paired()["MAPPO"] == pytest.approx(mean_ci(np.array(differences)))
     fig = result.plot()
     assert list(fig.gridppo["panels"]) == [
-        "excess_over_optimum_eur", "overload_rate", "voltage_violation_rate", "train_time_s"
+        "excess_over_optimum_eur", "overload_rate", "unserved_energy_mwh", "train_time_s"
     ]  # fmt: skip
     plt.close(fig)
 

@@ -73,6 +73,16 @@ def setting_controls(cfg: Mapping[str, Any]) -> dict[str, widgets.ValueWidget]:
             value=ppo["parameter_sharing"],
             description="parameter sharing",
         ),
+        "ppo.critic": widgets.Dropdown(
+            options=[("local (IPPO)", "local"), ("centralised (MAPPO)", "centralised")],
+            value=ppo["critic"],
+            description="critic",
+        ),
+        "ppo.constraint": widgets.Dropdown(
+            options=[("fixed penalty", "none"), ("Lagrange multipliers", "lagrangian")],
+            value=ppo["constraint"],
+            description="grid limits",
+        ),
         "reward.grid_penalty_weight": widgets.FloatSlider(
             value=cfg["reward"]["grid_penalty_weight"],
             min=0.0,

@@ -66,6 +66,8 @@ class TrainingPanel(Displayable):
     updates                 ``train.total_updates``        1 .. 300
     parallel days           ``train.num_days``             8 .. 128
     parameter sharing       ``ppo.parameter_sharing``      none / per_type
+    critic                  ``ppo.critic``                 local / centralised
+    grid limits             ``ppo.constraint``             none / lagrangian
     grid penalty weight     ``reward.grid_penalty_weight`` 0 .. 10
     seed                    ``seed``                       0 .. 10**6
     ======================  =============================  ==========================

@@ -120,7 +120,7 @@ class Comparison:
         kpis: Sequence[str] = (
             "excess_over_optimum_eur",
             "overload_rate",
-            "voltage_violation_rate",
+            "unserved_energy_mwh",
             "train_time_s",
         ),
     ) -> Figure:
