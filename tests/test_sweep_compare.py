@@ -41,7 +41,7 @@ def results(folder, algorithm: str, seed: int) -> dict:
 
 def test_every_algorithm_trains_with_every_seed_and_is_summarised(comparison):
     result, said = comparison
-    assert said == ["[1/4] MAPPO, seed 0", "[2/4] MAPPO, seed 1", "[3/4] IPPO, seed 0",
+    assert said == ["[1/4] MAPPO, seed 0", "[2/4] IPPO, seed 0", "[3/4] MAPPO, seed 1",
                     "[4/4] IPPO, seed 1"]  # fmt: skip
     rows = result.summary.rows
     assert [row.label for row in rows] == ["MAPPO", "IPPO"]  # in the order asked
@@ -85,5 +85,13 @@ def test_a_rerun_trains_nothing_again_and_bad_names_are_refused(comparison):
     )
     assert {p: p.stat().st_mtime_ns for p in result.folder.rglob(RESULTS_FILE)} == stamps
     assert again.paired() == result.paired()
+    # Asked for one seed, it reports that seed only, though the folder holds two.
+    one = run_comparison(
+        result.folder, seeds=[1], algorithms=["IPPO"], overrides=SMALL, progress=None
+    )
+    (row,) = one.summary.rows
+    assert row.seeds == [1] and row.values["system_cost_eur"] == [
+        results(result.folder, "IPPO", 1)["kpis"]["system_cost_eur"]
+    ]
     with pytest.raises(ValueError, match="unknown algorithm 'QMIX'"):
         run_comparison(result.folder, algorithms=["QMIX"], overrides=SMALL)

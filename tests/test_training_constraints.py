@@ -10,6 +10,7 @@ import pytest
 from helpers import TINY
 
 from gridppo import BatchedGridEnv, PowerGrid, Trainer, load_config
+from gridppo.config.fields import ConfigError
 from gridppo.grid.penalty import VIOLATIONS
 from gridppo.training.constraints import CONSTRAINT_LOG_KEYS, GridConstraints
 
@@ -48,9 +49,9 @@ def test_violations_are_what_the_fixed_penalty_prices():
 
 @pytest.mark.parametrize("weight", [1.0, 0.5])
 def test_multipliers_replace_the_fixed_prices_in_every_reward(weight):
-    """A multiplier of w (the penalty weight) gives back the environment's reward
-    exactly; a multiplier of 0 removes the voltage and overload parts of the penalty."""
-    for init, removed in ((weight, 0.0), (0.0, weight)):
+    """Starting at 1 (the fixed penalty, whatever its weight w) gives back the
+    environment's reward exactly; at 0 removes the voltage and overload parts."""
+    for init, removed in ((1.0, 0.0), (0.0, weight)):
         config = load_config(
             None,
             {**LAGRANGIAN, "ppo.lagrange_init": init, "reward.grid_penalty_weight": weight},
@@ -115,3 +116,9 @@ def test_a_lagrangian_run_logs_checkpoints_and_resumes_its_multipliers(tmp_path)
                                 root=tmp_path)  # fmt: skip
     with pytest.raises(ValueError, match="constrained"):
         half.learners.load_state_dict(plain.learners.state_dict())
+
+
+def test_a_zero_price_cannot_be_learned_from_and_is_refused():
+    with pytest.raises(ConfigError, match="overload_penalty_eur_per_percent: must be above 0"):
+        load_config(None, {**LAGRANGIAN, "reward.overload_penalty_eur_per_percent": 0.0})
+    load_config(None, {"reward.overload_penalty_eur_per_percent": 0.0})  # fine without

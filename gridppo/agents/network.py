@@ -146,6 +146,30 @@ class ActorCritic(nn.Module):
         unless the critic is centralised)."""
         return self._mlp(self.views(self.row_params()), "critic", x).squeeze(-1)
 
+    def _sample(
+        self,
+        views: dict[str, torch.Tensor],
+        x: torch.Tensor,
+        generator: torch.Generator | None,
+        deterministic: bool,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The actors' mean action and a sample around it (the mean if ``deterministic``)."""
+        mean = self._mlp(views, "actor", x)
+        if deterministic:
+            return mean, mean
+        noise = torch.randn(mean.shape, generator=generator)
+        return mean, mean + views["log_std"].exp() * noise
+
+    def get_action(
+        self,
+        x: torch.Tensor,
+        generator: torch.Generator | None = None,
+        deterministic: bool = False,
+    ) -> torch.Tensor:
+        """Actions [R, N, act_dim] from the actors alone, for observations x: what a
+        trained agent does when it acts. No critic runs, centralised or not."""
+        return self._sample(self.views(self.row_params()), x, generator, deterministic)[1]
+
     def get_action_and_value(
         self,
         x: torch.Tensor,
@@ -164,14 +188,11 @@ class ActorCritic(nn.Module):
         log-probability is that of the unclipped sample, as in CleanRL.
         """
         views = self.views(self.row_params())
-        mean = self._mlp(views, "actor", x)
-        log_std = views["log_std"]
         if action is None:
-            if deterministic:
-                action = mean
-            else:
-                noise = torch.randn(mean.shape, generator=generator)
-                action = mean + log_std.exp() * noise
+            mean, action = self._sample(views, x, generator, deterministic)
+        else:
+            mean = self._mlp(views, "actor", x)
+        log_std = views["log_std"]
         # The Normal's log-density and entropy, per dimension, masked to real actions.
         z = (action - mean) * torch.exp(-log_std)
         log_prob = ((-0.5 * z * z - log_std - LOG_SQRT_2PI) * self.action_mask).sum(-1)

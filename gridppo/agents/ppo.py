@@ -214,15 +214,18 @@ class PPO:
         """Actions [R, N, act_dim] for observations [R, N, obs_dim].
 
         With ``learn`` (training), the observation statistics are updated and the step
-        is remembered for the buffer; ``deterministic`` returns the mean action.
+        is remembered for the buffer, with its value; without, only the actors run, each
+        on its own observation (decentralised execution). ``deterministic`` returns the
+        mean action.
         """
         x = self.normalize(obs, update=learn)
+        if not learn:
+            return self.network.get_action(x, self.generator, deterministic).numpy()
         action, logprob, _, value = self.network.get_action_and_value(
             x, generator=self.generator, deterministic=deterministic,
             critic_input=self.critic_input(x),
         )  # fmt: skip
-        if learn:
-            self._pending = _Step(x, action, logprob, value)
+        self._pending = _Step(x, action, logprob, value)
         return action.numpy()
 
     @torch.no_grad()

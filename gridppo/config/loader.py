@@ -149,6 +149,14 @@ def _check_cross_field(cfg: dict[str, Any]) -> None:
             f"ppo.num_minibatches: must be at most train.num_days x train.rollout_steps "
             f"({samples} samples per agent and update), got {ppo['num_minibatches']}"
         )
+    # A Lagrange multiplier is a multiple of its violation's price: at 0 it prices nothing.
+    if ppo["constraint"] == "lagrangian":
+        for key in ("overload_penalty_eur_per_percent", "voltage_penalty_eur_per_pu"):
+            if cfg["reward"][key] <= 0:
+                raise ConfigError(
+                    f"reward.{key}: must be above 0 with ppo.constraint: lagrangian (its "
+                    f"multiplier is a multiple of this price), got {cfg['reward'][key]}"
+                )
 
 
 def apply_overrides(raw: dict[str, Any], overrides: Mapping[str, Any] | list[str] | None) -> dict:

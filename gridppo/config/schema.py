@@ -173,7 +173,8 @@ SCHEMA: dict[str, dict[str, Field]] = {
         "lagrange_init": Field(
             1.0,
             "float",
-            "Lagrangian: each multiplier's start, as a multiple of the reward section's price.",
+            "Lagrangian: each multiplier's start, as a multiple of the fixed price each agent "
+            "pays (grid_penalty_weight x the reward section's price).",
             0.0,
             1e6,
         ),

@@ -138,14 +138,16 @@ def run_comparison(
     config: str | os.PathLike | Mapping[str, Any] | None = None,
     progress: Callable[[str], None] | None = print,
 ) -> Comparison:
-    """Train and test every algorithm (names of :data:`ALGORITHMS`) with every seed, in
+    """Train and test every algorithm (names of :data:`ALGORITHMS`) with every seed, seed
+    by seed, in
     ``folder`` (a sweep's folder: ``trials/<setting>/``, ``sweep.json``, and the
     summary files :data:`~gridppo.sweep.summary.SUMMARY_CSV` and ``SUMMARY_MD``).
 
     Every run starts from ``config`` (YAML path, dict or None for the default) with
     ``overrides`` (e.g. ``{"train.total_updates": 20}``), which must not set the
     algorithms' own keys. ``progress`` is told about each run as it starts (None: say
-    nothing). Returns the :class:`Comparison`.
+    nothing). Returns the :class:`Comparison` of these algorithms and seeds (the folder
+    may hold more: another call's runs are kept and reused, not reported).
     """
     unknown = [name for name in algorithms if name not in ALGORITHMS]
     if unknown:
@@ -155,15 +157,23 @@ def run_comparison(
     folder = Path(folder)
     check_sweep_dir(folder, plan)
     names = {setting_name(ALGORITHMS[name]): name for name in algorithms}
-    for i, trial in enumerate(plan.trials, start=1):
+    # Seed by seed, so that a change in the machine's load over the comparison falls on
+    # every algorithm alike instead of on whichever ran last.
+    trials = sorted(plan.trials, key=lambda trial: list(seeds).index(trial.setting["seed"]))
+    for i, trial in enumerate(trials, start=1):
         label = names[setting_name({k: v for k, v in trial.setting.items() if k != "seed"})]
         if progress is not None:
-            progress(f"[{i}/{len(plan.trials)}] {label}, seed {trial.setting['seed']}")
+            progress(f"[{i}/{len(trials)}] {label}, seed {trial.setting['seed']}")
         run_trial(trial, folder)
     summary = summarize(folder, kpis=COMPARISON_KPIS)
     rows = [row for row in summary.rows if row.label in names]
-    for row in rows:
+    for row in rows:  # only the seeds asked for, though the folder may hold more
         row.label = names[row.label]
+        kept = [i for i, seed in enumerate(row.seeds) if seed in seeds]
+        row.seeds = [row.seeds[i] for i in kept]
+        row.trials = [row.trials[i] for i in kept]
+        row.values = {kpi: [v[i] for i in kept] for kpi, v in row.values.items()}
+        row.ci = {kpi: mean_ci(v, summary.confidence) for kpi, v in row.values.items()}
     rows.sort(key=lambda row: list(algorithms).index(row.label))
     summary.rows = rows
     summary.write()

@@ -15,20 +15,31 @@ put in::
                         - lambda_o * rho_o * overload_percent - lambda_v * rho_v * voltage_pu
 
 with ``w`` the reward section's ``grid_penalty_weight`` and ``rho`` its prices (EUR per
-percent, EUR per p.u.). A multiplier is thus a multiple of the fixed price: it starts
-at ``ppo.lagrange_init`` (1: the fixed penalty) and after every update moves by
-``ppo.lagrange_lr`` per EUR by which the rollout's mean violation, priced at ``rho``,
-exceeds its limit. A failed power flow keeps its fixed penalty and value of lost load:
-a blackout is a cost to avoid, not a limit to trade against.
+percent, EUR per p.u., which must be above 0). A multiplier is thus a multiple of the
+fixed price: it starts at ``ppo.lagrange_init * w`` (with ``lagrange_init`` 1, exactly
+the fixed penalty each agent felt) and after every update moves by ``ppo.lagrange_lr``
+per EUR by which the rollout's mean violation, priced at ``rho``, exceeds its limit.
+The limits bound the *training* rollouts, exploration noise included; with a limit of
+0 a multiplier can only rise.
 
-**One multiplier per constraint, shared by every agent, not one per agent.** An
-overload or a voltage violation is a property of the whole grid: every node's
-injection moves every flow, and the grid cannot say which agent caused it. Each agent's
-constraint would therefore be the same grid-wide average, and per-agent multipliers,
-stepped on the same violation, would stay equal: the same learner written seventeen
-times. A shared price is also what a grid operator does: it publishes one price for
-congestion that every participant pays. Sharing the multiplier couples the agents only
-through their rewards; each still has its own networks, statistics and optimizer.
+A failed power flow keeps its fixed penalty and value of lost load: a blackout is a
+cost to avoid, not a limit to trade against. Its step counts as no violation (its state
+is unknown), so a policy could in principle trade violations for blackouts; the value
+of lost load (millions of EUR for a day's demand) makes that far dearer than any
+multiplier reaches here, and no comparison run had a failed day.
+
+**One multiplier per constraint, shared by every agent, not one per agent.** Each
+constraint is a grid-wide average (every branch's overload summed, every bus's voltage
+violation summed), and every agent receives all of it, as it receives the whole fixed
+penalty. Per-agent multipliers stepped on that same average would stay equal: the same
+learner written seventeen times. What would make per-agent prices worth having is a
+finer constraint: one multiplier per branch limit and per bus band, each agent charged
+in proportion to its sensitivity to that branch's flow or that bus's voltage (its
+shift factor, as locational congestion prices charge a market's participants), so that
+different nodes pay different prices, even of opposite sign. That needs the grid's
+sensitivities inside the reward and is not implemented here. Sharing the multiplier
+couples the agents only through their rewards; each still has its own networks,
+statistics and optimizer.
 
 The evaluation does not change: system cost, overload and voltage-violation rates are
 measured at the reward section's fixed prices for every algorithm, so a constrained run
@@ -79,7 +90,8 @@ class GridConstraints:
             VIOLATIONS,
             limits=[ppo[_LIMIT_KEYS[name]] for name in VIOLATIONS],
             lrs=ppo["lagrange_lr"] * self.prices,
-            initial=[ppo["lagrange_init"]] * len(VIOLATIONS),
+            # Each agent felt w * rho under the fixed penalty: start there (lagrange_init 1).
+            initial=[ppo["lagrange_init"] * self.weight] * len(VIOLATIONS),
         )
 
     def price_eur(self) -> dict[str, float]:
