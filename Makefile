@@ -36,10 +36,21 @@ NBVAL := --nbval-lax --nbval-current-env --nbval-cell-timeout=300
 # NotImplementedError by design: tests/test_course_notebooks.py checks them against the solutions.
 SOLUTIONS := $(wildcard notebooks/assignments/[0-9][0-9]_*_solution.ipynb)
 
+# The notebooks run beside the unit tests, each run on one of the two cores, and are
+# reported after them; tutorial 06, whose sweep starts Ray, runs last and alone, so that
+# no two Ray instances share the machine.
+RAY_NOTEBOOKS := notebooks/06_a_bigger_grid_and_many_seeds.ipynb
+OTHER_NOTEBOOKS := $(filter-out $(RAY_NOTEBOOKS),$(TUTORIALS)) $(SOLUTIONS)
+
 test: $(STAMP) chromium
 	$(VENV)/bin/ruff check gridppo tests benchmarks $(TUTORIALS) notebooks/assignments
-	MPLBACKEND=Agg $(PY) -m pytest tests
-	GRIDPPO_QUICK=1 $(PY) -m pytest $(NBVAL) $(TUTORIALS) $(SOLUTIONS)
+	@log=$$(mktemp); \
+	GRIDPPO_QUICK=1 $(PY) -m pytest $(NBVAL) $(OTHER_NOTEBOOKS) > $$log 2>&1 & notebooks=$$!; \
+	MPLBACKEND=Agg $(PY) -m pytest tests; unit=$$?; \
+	wait $$notebooks; other=$$?; echo; echo "== notebooks (run beside the unit tests)"; \
+	cat $$log; rm -f $$log; \
+	GRIDPPO_QUICK=1 $(PY) -m pytest $(NBVAL) $(RAY_NOTEBOOKS); ray=$$?; \
+	test $$unit = 0 && test $$other = 0 && test $$ray = 0
 
 # The browser test (tests/test_browser.py) drives Debian's chromium. Install it when it is
 # missing and we run as root (as CI does); otherwise the test is skipped and says why.
